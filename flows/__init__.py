@@ -1,0 +1,1 @@
+"""Prefect flows (the DAG of an audit) and the ``labelaudit`` command line that launches them."""

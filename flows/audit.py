@@ -1,0 +1,139 @@
+"""The audit flow: ingest → schema validation → cross-validated fit → confident learning → gate → report.
+
+Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+
+from labelaudit.definition import DatasetBundle, QualityThresholds, load_dataset
+from labelaudit.errors import LabelAuditError
+from labelaudit.settings import Settings
+from labelaudit.store import AuditStore
+from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
+from tasks.ingest import ingest, validate_schema
+from tasks.publish import publish_report
+from tasks.runs import finish_run, start_run
+from tasks.score import quality_gate, score
+
+
+def load_bundle(
+    settings: Settings,
+    dataset: str,
+    *,
+    folds: int | None = None,
+    model: str | None = None,
+    thresholds: dict[str, Any] | None = None,
+) -> DatasetBundle:
+    """The dataset definition with this run's overrides applied (validated like the files themselves)."""
+    bundle = load_dataset(settings.expectations_dir, dataset)
+    changes: dict[str, Any] = {}
+    if folds is not None:
+        changes["folds"] = folds
+    if model is not None:
+        changes["model"] = {"classifier": model, "params": {}}
+    if changes:
+        merged = bundle.definition.model_dump() | changes
+        bundle = bundle.model_copy(update={"definition": type(bundle.definition).model_validate(merged)})
+    if thresholds:
+        quality = QualityThresholds.model_validate(bundle.quality.model_dump() | thresholds)
+        bundle = bundle.model_copy(update={"quality": quality})
+    return bundle
+
+
+@flow(name="audit", flow_run_name="audit-{dataset}", log_prints=False)
+def audit(
+    dataset: str,
+    source: str,
+    folds: int | None = None,
+    model: str | None = None,
+    probabilities: str | None = None,
+    thresholds: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    database: str | None = None,
+    reports: str | None = None,
+    expectations: str | None = None,
+    data_docs: bool = True,
+) -> State:
+    """Audit one labelled batch and fail when it breaches its dataset's quality thresholds.
+
+    Args:
+        dataset: Name of the dataset definition in the expectations folder (e.g. "penguins").
+        source: The batch: a .csv/.tsv/.parquet path, or duckdb:///db.duckdb?query=SELECT ...
+        folds: Cross-validation folds; default from the dataset definition.
+        model: Classifier override: logistic_regression, hist_gradient_boosting or random_forest.
+        probabilities: File of precomputed out-of-sample probabilities (id + one column per class); skips fitting.
+        thresholds: Overrides of quality.json for this run, e.g. {"max_label_error_rate": 0.05}.
+        run_id: Re-run this run id (its earlier output is replaced); default a new id.
+        database: DuckDB file; default LABELAUDIT_DB or ./labelaudit.duckdb.
+        reports: Folder or fsspec URL reports are published to; default LABELAUDIT_REPORTS or ./reports.
+        expectations: Folder of dataset definitions; default LABELAUDIT_EXPECTATIONS or ./expectations.
+        data_docs: Build the Great Expectations Data Docs of the schema validation next to the report.
+    """
+    logger = get_run_logger()
+    settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
+    store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)
+    bundle = load_bundle(settings, dataset, folds=folds, model=model, thresholds=thresholds)
+    params = {
+        "dataset": dataset,
+        "source": source,
+        "folds": bundle.definition.folds,
+        "model": bundle.definition.model.classifier,
+        "probabilities": probabilities,
+        "thresholds": bundle.quality.model_dump(),
+        "seed": bundle.definition.seed,
+        "filter_by": bundle.definition.filter_by,
+    }
+    run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
+    staging = Path(tempfile.mkdtemp(prefix="labelaudit-"))
+    docs_dir = staging / "gx" if data_docs else None
+    try:
+        # -- ingest and schema -------------------------------------------------------------------------------
+        batch = ingest(store, run_id, source, bundle)
+        validate_schema(store, run_id, batch, bundle, docs_dir)
+        # -- out-of-fold probabilities ---------------------------------------------------------------------------
+        inputs = plan_fit(store, run_id, batch, bundle, probabilities is not None)
+        if probabilities is not None:
+            probs, metrics = load_probabilities(store, run_id, probabilities, batch, inputs)
+        else:
+            futures = [
+                fit_one_fold.submit(
+                    batch.frame, inputs.labels, len(inputs.classes), inputs.plan, fold, bundle.definition
+                )
+                for fold in range(inputs.plan.n_folds)
+            ]
+            probs, metrics = store_fit(store, run_id, inputs, [f.result() for f in futures])
+        # -- confident learning and the gate ---------------------------------------------------------------------
+        oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
+        scored = score(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
+        verdict = quality_gate(store, run_id, scored, bundle)
+        # -- report first, then the verdict ----------------------------------------------------------------------
+        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
+        status = "completed" if verdict.passed else "rejected"
+        finish_run(store, run_id, status, verdict.verdict, verdict.message())
+    except LabelAuditError as exc:
+        logger.error("run %s failed: %s", run_id, exc)
+        _publish_failure(store, run_id, settings, docs_dir)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location}"
+    if not verdict.passed:
+        return Failed(message=message)
+    return Completed(message=message)
+
+
+def _publish_failure(store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None) -> None:
+    """A failed run still gets a report (what failed, the validation results); a failure here is only logged."""
+    try:
+        publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
+    except Exception as exc:  # the original error is the one to surface
+        get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)

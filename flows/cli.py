@@ -1,0 +1,276 @@
+"""The ``labelaudit`` command line.
+
+Heavy imports (Prefect, Great Expectations, scikit-learn) happen inside commands, so ``labelaudit --help``
+stays fast. Every :class:`labelaudit.errors.LabelAuditError` becomes a one-line message on stderr and its exit
+code: 0 accepted, 1 rejected by the quality gate, 2 bad input or definition, 3 database locked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="labelaudit",
+    help="Audit human-labelled data: find the labels that are probably wrong, and gate batches on quality.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+reports_app = typer.Typer(help="Work with the published HTML reports.", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
+
+DatabaseOption = Annotated[
+    Path | None, typer.Option("--db", help="DuckDB file [env LABELAUDIT_DB; default ./labelaudit.duckdb]")
+]
+ReportsOption = Annotated[
+    str | None,
+    typer.Option("--reports", help="Report folder or fsspec URL [env LABELAUDIT_REPORTS; default ./reports]"),
+]
+ExpectationsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--expectations", help="Dataset definitions folder [env LABELAUDIT_EXPECTATIONS; default ./expectations]"
+    ),
+]
+
+
+def _settings(**overrides: Any) -> Any:
+    from labelaudit.settings import Settings
+
+    return Settings().with_overrides(**overrides)
+
+
+def _fail(exc: BaseException) -> None:
+    from labelaudit.errors import LabelAuditError
+
+    code = exc.exit_code if isinstance(exc, LabelAuditError) else 2
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: NaN becomes null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+@app.command()
+def audit(
+    source: Annotated[str, typer.Argument(help="Batch file (.csv, .tsv, .parquet) or duckdb:///db.duckdb?query=...")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset definition name (folder in expectations/)")],
+    folds: Annotated[int | None, typer.Option(help="Cross-validation folds (default: the definition's)")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="logistic_regression | hist_gradient_boosting | random_forest")
+    ] = None,
+    probabilities: Annotated[
+        str | None, typer.Option(help="Precomputed probabilities (id + one column per class); skips fitting")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Re-run this run id, replacing its output")] = None,
+    data_docs: Annotated[bool, typer.Option(help="Build GX Data Docs next to the report")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout")] = False,
+    db: DatabaseOption = None,
+    reports: ReportsOption = None,
+    expectations: ExpectationsOption = None,
+) -> None:
+    """Audit one batch: validate, fit out-of-fold, score with confident learning, publish the report, gate.
+
+    Exit status: 0 accepted, 1 rejected by the quality gate, 2 bad input, 3 database locked.
+
+    Example: labelaudit audit data/penguins/penguins_batch.csv --dataset penguins
+    """
+    from labelaudit.store.database import new_run_id
+
+    settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
+    run_id = run_id or new_run_id()
+    from flows.audit import audit as audit_flow
+
+    state = audit_flow(
+        dataset=dataset,
+        source=source,
+        folds=folds,
+        model=model,
+        probabilities=probabilities,
+        run_id=run_id,
+        database=str(settings.database),
+        reports=settings.reports_dir,
+        expectations=str(settings.expectations_dir),
+        data_docs=data_docs,
+        return_state=True,
+    )
+    _report_outcome(state, settings, run_id, as_json)
+
+
+def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool) -> None:
+    from labelaudit.errors import LabelAuditError, RunNotFoundError
+    from labelaudit.store import AuditStore
+    from labelaudit.summary import run_summary
+
+    error = state.result(raise_on_failure=False) if state.is_failed() else None
+    if not isinstance(error, BaseException):
+        error = None
+    try:
+        summary = run_summary(AuditStore(settings.database, lock_timeout=settings.lock_timeout), run_id)
+    except RunNotFoundError:
+        summary = None  # the run never started (e.g. an unknown dataset)
+    if as_json and summary is not None:
+        typer.echo(json.dumps(_plain(summary), indent=2))
+    elif summary is not None:
+        _print_summary(summary)
+    if error is not None:
+        if isinstance(error, LabelAuditError):
+            _fail(error)
+        typer.secho(f"error: {type(error).__name__}: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    if summary is None or summary["verdict"] != "accepted":
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    out = sys.stdout
+    rate = summary["estimated_error_rate"]
+    print(f"run        {summary['run_id']} ({summary['status']})", file=out)
+    if summary["rows"] is not None:
+        print(f"rows       {summary['rows']}, flagged {summary['flagged_rows']}", file=out)
+        print(f"error rate {rate:.2%} estimated; out-of-fold accuracy {summary['oof_accuracy']:.2%}", file=out)
+    for check in summary["gate"]["thresholds"]:
+        state = "ok" if check["passed"] else "BREACHED"
+        scope = "" if check["scope"] == "overall" else f"[{check['scope']}]"
+        sign = "<=" if check["comparison"] == "max" else ">="
+        print(
+            f"gate       {check['threshold']}{scope}: {check['measured']:.4f} {sign} {check['limit_value']:.4f} {state}",
+            file=out,
+        )
+    if summary["verdict"]:
+        colour = typer.colors.GREEN if summary["verdict"] == "accepted" else typer.colors.RED
+        typer.secho(f"verdict    {summary['verdict']}", fg=colour)
+    elif summary["message"]:
+        typer.secho(f"failed     {summary['message']}", fg=typer.colors.RED)
+    if summary["report"]:
+        print(f"report     {summary['report']}", file=out)
+    print(f"database   {summary['database']}", file=out)
+
+
+@app.command()
+def init(
+    source: Annotated[str, typer.Argument(help="A sample batch to infer the definition from")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Name of the new dataset definition")],
+    label: Annotated[str | None, typer.Option(help="Label column (default: a column named label/class/target)")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Id column (default: a column named id)")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing definition")] = False,
+    expectations: ExpectationsOption = None,
+) -> None:
+    """Write a starting definition (dataset.json, suite.json, quality.json) inferred from a file, to edit.
+
+    Example: labelaudit init batch.csv --dataset products --label category --id sku
+    """
+    from labelaudit.errors import LabelAuditError
+    from labelaudit.infer_definition import write_definition
+
+    settings = _settings(expectations_dir=expectations)
+    try:
+        folder = write_definition(
+            source, dataset, settings.expectations_dir, label_column=label, id_column=id_column, overwrite=force
+        )
+    except LabelAuditError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {folder}/dataset.json, suite.json and quality.json: review them, then run")
+    typer.echo(f"  labelaudit audit {source} --dataset {dataset}")
+
+
+@app.command()
+def runs(
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset")] = None,
+    limit: Annotated[int, typer.Option(help="Most recent runs to show")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    db: DatabaseOption = None,
+) -> None:
+    """List recent runs with their verdict and estimated error rate.
+
+    Example: labelaudit runs --dataset penguins --limit 5
+    """
+    from labelaudit.store import AuditStore
+
+    settings = _settings(database=db)
+    if not settings.database.exists():
+        _fail(FileNotFoundError(f"no database at {settings.database}; run an audit first"))
+    frame = AuditStore(settings.database, lock_timeout=settings.lock_timeout).query(
+        """SELECT r.run_id, r.dataset, r.status, r.verdict, m.rows, m.flagged, m.estimated_error_rate,
+                  r.started_at, r.source
+           FROM runs r LEFT JOIN run_metrics m USING (run_id)
+           WHERE ? IS NULL OR r.dataset = ? ORDER BY r.started_at DESC LIMIT ?""",
+        [dataset, dataset, limit],
+    )
+    if as_json:
+        typer.echo(json.dumps(_plain(frame.to_dict("records")), indent=2))
+        return
+    if frame.empty:
+        typer.echo("no runs")
+        return
+    for row in frame.itertuples():
+        rate = "" if row.estimated_error_rate != row.estimated_error_rate else f"{row.estimated_error_rate:7.2%}"
+        typer.echo(f"{row.run_id}  {row.dataset:<16} {row.status:<9} {row.verdict or '-':<9} {rate:>8}  {row.source}")
+
+
+@app.command()
+def flagged(
+    run_id: Annotated[str, typer.Argument(help="Run id")],
+    limit: Annotated[int, typer.Option(help="Rows to show")] = 20,
+    db: DatabaseOption = None,
+) -> None:
+    """Show a run's most suspicious rows (from the flagged_rows view).
+
+    Example: labelaudit flagged 20261124-120301-a1b2c3 --limit 10
+    """
+    from labelaudit.store import AuditStore
+
+    settings = _settings(database=db)
+    frame = AuditStore(settings.database, lock_timeout=settings.lock_timeout).query(
+        "SELECT issue_rank, row_id, given_label, suggested_label, score, suggested_prob FROM flagged_rows "
+        "WHERE run_id = ? ORDER BY issue_rank LIMIT ?",
+        [run_id, limit],
+    )
+    typer.echo(frame.to_string(index=False) if not frame.empty else f"no flagged rows for run {run_id}")
+
+
+@reports_app.command("serve")
+def reports_serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8765,
+    reports: ReportsOption = None,
+) -> None:
+    """Serve the local reports folder over HTTP, for the links in Prefect artifacts.
+
+    Example: labelaudit reports serve --port 8765
+    """
+    from labelaudit.report import serve_reports
+
+    settings = _settings(reports_dir=reports)
+    server = serve_reports(Path(settings.reports_dir), host=host, port=port)
+    typer.echo(f"serving {settings.reports_dir} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

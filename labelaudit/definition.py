@@ -1,0 +1,185 @@
+"""Dataset definitions: what a batch of a dataset looks like and what quality it must reach.
+
+A definition is data, not code. It lives in ``expectations/<dataset>/`` as three JSON files, so a data lead
+can review a threshold change like any other config change:
+
+- ``dataset.json``: the label, id, feature and annotator columns, the feature roles, the model and folds;
+- ``suite.json``: a Great Expectations Core 1.x expectation suite for the schema of a batch;
+- ``quality.json``: the thresholds of the quality gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from labelaudit.errors import DefinitionError
+
+M = TypeVar("M", bound="BaseModel")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Role(StrEnum):
+    """How a feature column enters the model."""
+
+    numeric = "numeric"
+    categorical = "categorical"
+    text = "text"
+
+
+class Feature(BaseModel):
+    """One feature column. ``required`` features must be non-null (checked by the schema suite)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    role: Role
+    required: bool = False
+
+
+class ModelSpec(BaseModel):
+    """The classifier fitted in each fold; ``params`` go to its constructor."""
+
+    model_config = ConfigDict(extra="forbid")
+    classifier: Literal["logistic_regression", "hist_gradient_boosting", "random_forest"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetDefinition(BaseModel):
+    """The contents of ``dataset.json``.
+
+    ``classes`` fixes the label values and their order (the column order of predicted probabilities); when
+    omitted, the sorted distinct labels of the batch are used.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label_column: str
+    id_column: str | None = None
+    features: list[Feature] = Field(default_factory=list)
+    annotator_column: str | None = None
+    label_type: Literal["multiclass"] = "multiclass"
+    classes: list[str] | None = None
+    folds: int = Field(default=5, ge=2, le=50)
+    seed: int = 0
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    filter_by: str = "prune_by_noise_rate"
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # The name becomes a folder under reports/: refuse anything that could escape it.
+        if not DATASET_NAME.match(value) or ".." in value:
+            raise ValueError(
+                f"dataset name {value!r} must be 1-64 characters of letters, digits, '_', '-' or '.', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _columns_distinct(self) -> DatasetDefinition:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feature columns listed twice: {dupes}")
+        special = {self.label_column, self.id_column, self.annotator_column} - {None}
+        clash = sorted(special.intersection(names))
+        if clash:
+            raise ValueError(f"columns {clash} are both a feature and the label/id/annotator column")
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError("classes contains duplicates")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def columns_by_role(self, role: Role) -> list[str]:
+        return [f.name for f in self.features if f.role == role]
+
+
+class QualityThresholds(BaseModel):
+    """The contents of ``quality.json``: the gate a batch must pass.
+
+    Rates are fractions in [0, 1]. ``None`` disables a threshold.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    max_label_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_class_label_error_rate: dict[str, float] = Field(default_factory=dict)
+    max_flagged_rate: float | None = Field(default=None, ge=0, le=1)
+    min_oof_accuracy: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("max_class_label_error_rate")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"per-class rates must be within [0, 1]: {bad}")
+        return value
+
+
+class DatasetBundle(BaseModel):
+    """A loaded definition: the three files, and the folder they came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    definition: DatasetDefinition
+    suite: dict[str, Any]
+    quality: QualityThresholds
+    folder: Path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DefinitionError(f"{path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(f"{path} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+
+
+def _parse(model: type[M], path: Path) -> M:
+    try:
+        return model.model_validate(_read_json(path))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise DefinitionError(f"{path}: {problems}") from exc
+
+
+def dataset_folder(expectations_dir: Path, dataset: str) -> Path:
+    """The folder of ``dataset``, refusing names that would leave ``expectations_dir``."""
+    if not DATASET_NAME.match(dataset) or ".." in dataset:
+        raise DefinitionError(f"invalid dataset name {dataset!r}")
+    return expectations_dir / dataset
+
+
+def load_dataset(expectations_dir: Path, dataset: str) -> DatasetBundle:
+    """Load and check ``expectations/<dataset>/{dataset,suite,quality}.json``."""
+    folder = dataset_folder(expectations_dir, dataset)
+    if not folder.is_dir():
+        known = sorted(p.parent.name for p in expectations_dir.glob("*/dataset.json"))
+        hint = f" (known datasets: {', '.join(known)})" if known else ""
+        raise DefinitionError(
+            f"no definition for dataset {dataset!r} in {folder}{hint}; "
+            f"write one with: labelaudit init <file> --dataset {dataset}"
+        )
+    definition = _parse(DatasetDefinition, folder / "dataset.json")
+    if definition.name != dataset:
+        raise DefinitionError(f"{folder / 'dataset.json'}: name is {definition.name!r}, expected {dataset!r}")
+    suite = _read_json(folder / "suite.json")
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise DefinitionError(f"{folder / 'suite.json'}: expected an object with an 'expectations' list")
+    quality = _parse(QualityThresholds, folder / "quality.json")
+    return DatasetBundle(definition=definition, suite=suite, quality=quality, folder=folder)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as stable, reviewable JSON (sorted nowhere: the order is meaningful to readers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

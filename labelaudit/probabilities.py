@@ -1,0 +1,67 @@
+"""Bring your own model: predicted probabilities computed elsewhere, loaded instead of fitting.
+
+The file holds an id column and one column per class (named exactly as the classes). Rows are matched to the
+batch by id, not by position, because a model pipeline elsewhere is free to reorder rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelaudit.errors import InputDataError
+
+
+def load_precomputed(path: str, row_ids: pd.Series, classes: list[str], *, id_column: str | None = None) -> np.ndarray:
+    """Probabilities (N, K) aligned to ``row_ids`` and ``classes``.
+
+    Parameters
+    ----------
+    path : str
+        CSV or Parquet file with an id column and one numeric column per class.
+    row_ids : pd.Series (N,)
+        The batch's ids, in batch order.
+    classes : list of str
+        Class names in class-index order; every one must be a column of the file.
+    id_column : str, optional
+        Name of the id column; by default the one column that is not a class.
+    """
+    from labelaudit._cl.validation import validate_pred_probs
+    from labelaudit.ingest import read_batch
+
+    frame, _ = read_batch(path, string_columns=(id_column,) if id_column else ())
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in classes if c not in frame.columns]
+    others = [c for c in frame.columns if c not in classes]
+    if id_column is None:
+        if len(others) != 1:
+            raise InputDataError(
+                f"expected one id column and one column per class {classes}; found non-class columns {others}"
+                + (f" and missing classes {missing}" if missing else ""),
+                source=path,
+            )
+        id_column = others[0]
+    elif len(others) > 1:
+        raise InputDataError(f"unexpected columns {[c for c in others if c != id_column]}", source=path)
+    if missing:
+        raise InputDataError(f"no probability column for classes {missing} (columns: {list(frame.columns)})", source=path)
+    ids = frame[id_column].astype(str)
+    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
+    if duplicated.size:
+        raise InputDataError("duplicate ids", source=path, column=id_column, rows=(duplicated + 1).tolist())
+    position = pd.Series(np.arange(len(frame)), index=ids.to_numpy())
+    wanted = row_ids.astype(str).to_numpy()
+    absent = ~pd.Index(wanted).isin(position.index)
+    if absent.any():
+        raise InputDataError(
+            f"has no probabilities for {int(absent.sum())} ids of the batch, e.g. {wanted[absent][:5].tolist()}",
+            source=path,
+            column=id_column,
+        )
+    values = frame[classes].to_numpy(dtype=np.float64, na_value=np.nan)[position.loc[wanted].to_numpy()]
+    try:
+        return validate_pred_probs(values)
+    except InputDataError as exc:
+        raise InputDataError(f"{Path(path).name}: {exc}", source=path) from exc

@@ -1,0 +1,339 @@
+"""The report's pictures as geometry: small shape records that one template macro draws as inline SVG.
+
+Each function computes coordinates only; the text it places (labels, titles, tooltips) is escaped by the
+template engine like every other value, and colours are SVG attributes, so the pictures print as they show.
+Nothing is fetched: no fonts, no scripts, no images.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from labelaudit.report.model import ClassView, GateView, HistogramBin, NoiseCell, TrendPoint
+
+INK = "#1f2933"
+MUTED = "#52606d"
+GRID = "#d9dee3"
+OK = "#2f7d32"
+BAD = "#b3261e"
+BAR = "#3b6ea5"
+NEUTRAL = "#9aa5b1"
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    title: str | None = None
+    stroke: str | None = None
+    kind: str = "rect"
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float
+    text: str
+    anchor: str = "start"  # start | middle | end
+    fill: str = INK
+    size: float = 12
+    weight: str = "normal"
+    title: str | None = None
+    rotate: float | None = None
+    kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    stroke: str = GRID
+    width: float = 1
+    dash: str | None = None
+    kind: str = "line"
+
+
+@dataclass(frozen=True)
+class Polyline:
+    points: str
+    stroke: str = BAR
+    width: float = 2
+    kind: str = "polyline"
+
+
+@dataclass(frozen=True)
+class Circle:
+    cx: float
+    cy: float
+    r: float
+    fill: str
+    title: str | None = None
+    stroke: str | None = None
+    kind: str = "circle"
+
+
+Shape = Rect | Text | Line | Polyline | Circle
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An SVG picture: ``title`` and ``desc`` are its accessible name and description."""
+
+    width: float
+    height: float
+    title: str
+    desc: str
+    shapes: list[Shape] = field(default_factory=list)
+    css_class: str = "chart"
+
+
+def _short(text: str, limit: int = 16) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _pct(value: float, digits: int = 1) -> str:
+    return f"{value * 100:.{digits}f}%"
+
+
+def _heat(share: float) -> str:
+    """White to dark red for a share in [0, 1] (square-root scale, so small error shares still show)."""
+    t = math.sqrt(min(max(share, 0.0), 1.0))
+    start, end = (255, 255, 255), (165, 15, 21)
+    r, g, b = (round(s + (e - s) * t) for s, e in zip(start, end, strict=True))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: int) -> Chart | None:
+    """Given label (rows) by likely true label (columns); each cell is its share of the given label's rows.
+
+    The share is ``joint[g, t] / sum_t joint[g, t]``; the tooltip adds the estimated number of rows
+    (``joint * rows``), the noise rate P(given | true) and the confident count.
+    """
+    if not cells or not labels:
+        return None
+    k = len(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    row_mass = [0.0] * k
+    for c in cells:
+        if c.given_label in index:
+            row_mass[index[c.given_label]] += c.joint
+    size = max(22.0, min(64.0, 560.0 / k))
+    left, top = 130.0, 96.0
+    width = left + size * k + 16
+    height = top + size * k + 40
+    shapes: list[Shape] = [
+        Text(left + size * k / 2, 14, "likely true label →", "middle", MUTED, 12),
+        Text(14, top + size * k / 2, "given label →", "middle", MUTED, 12, rotate=-90),
+    ]
+    for i, label in enumerate(labels):
+        shapes.append(Text(left - 6, top + size * i + size / 2 + 4, _short(label), "end", INK, 11, title=label))
+        shapes.append(
+            Text(left + size * i + size / 2, top - 8, _short(label, 12), "start", INK, 11, title=label, rotate=-45)
+        )
+    for c in cells:
+        if c.given_label not in index or c.true_label not in index:
+            continue
+        g, t = index[c.given_label], index[c.true_label]
+        share = c.joint / row_mass[g] if row_mass[g] > 0 else 0.0
+        diagonal = g == t
+        fill = "#e4e7eb" if diagonal else _heat(share)
+        tip = (
+            f"given {c.given_label!r}, likely true {c.true_label!r}: {_pct(share)} of the rows labelled "
+            f"{c.given_label!r}, about {c.joint * rows:,.0f} rows; P(given | true) = {c.noise:.3f}; "
+            f"confident count {c.confident_count:,.1f}"
+        )
+        x, y = left + size * t, top + size * g
+        shapes.append(Rect(x, y, size, size, fill, tip, stroke="#ffffff"))
+        if size >= 30:
+            dark = not diagonal and share > 0.35
+            shapes.append(
+                Text(x + size / 2, y + size / 2 + 4, _pct(share, 0 if share >= 0.1 or share == 0 else 1), "middle",
+                     "#ffffff" if dark else INK, 10 if size < 44 else 11)
+            )
+    return Chart(
+        width,
+        height,
+        "Estimated noise matrix",
+        "For each given label (row), the estimated share of its rows whose true label is each column. "
+        "The diagonal is the share labelled correctly; off-diagonal cells are the estimated label errors.",
+        shapes,
+    )
+
+
+def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()) -> Chart | None:
+    """Horizontal bars: estimated label-error rate per given class, with the class's gate limit if set."""
+    if not classes:
+        return None
+    limits = {g.scope: g for g in gate if g.code == "GATE-CLASS-ERR"}
+    overall = next((g for g in gate if g.code == "GATE-ERR"), None)
+    top_value = max([c.estimated_error_rate for c in classes] + [g.limit_value for g in limits.values()] + [0.01])
+    if overall:
+        top_value = max(top_value, overall.limit_value)
+    scale_max = min(1.0, _nice_ceiling(top_value * 1.1))
+    left, right, bar_h, gap, top = 130.0, 70.0, 18.0, 8.0, 24.0
+    plot_w = 420.0
+    height = top + len(classes) * (bar_h + gap) + 26
+    shapes: list[Shape] = []
+    for tick in _ticks(scale_max):
+        x = left + plot_w * tick / scale_max
+        shapes.append(Line(x, top - 6, x, height - 22, GRID))
+        shapes.append(Text(x, height - 6, _pct(tick, 0 if scale_max >= 0.05 else 1), "middle", MUTED, 10))
+    for i, c in enumerate(classes):
+        y = top + i * (bar_h + gap)
+        w = plot_w * min(c.estimated_error_rate, scale_max) / scale_max
+        limit = limits.get(c.label)
+        over = limit is not None and not limit.passed
+        tip = (
+            f"{c.label}: estimated error rate {_pct(c.estimated_error_rate, 2)}, {c.flagged:,} of "
+            f"{c.given_count:,} rows flagged"
+        )
+        shapes.append(Text(left - 6, y + bar_h - 5, _short(c.label), "end", INK, 11, title=c.label))
+        shapes.append(Rect(left, y, max(w, 1.0), bar_h, BAD if over else BAR, tip))
+        shapes.append(Text(left + w + 4, y + bar_h - 5, _pct(c.estimated_error_rate), "start", INK, 11))
+        if limit is not None:
+            lx = left + plot_w * min(limit.limit_value, scale_max) / scale_max
+            shapes.append(Line(lx, y - 3, lx, y + bar_h + 3, INK, 2))
+    if overall is not None:
+        ox = left + plot_w * min(overall.limit_value, scale_max) / scale_max
+        shapes.append(Line(ox, top - 8, ox, height - 22, BAD, 1.5, "4 3"))
+        shapes.append(Text(ox, top - 12, f"overall limit {_pct(overall.limit_value)}", "middle", BAD, 10))
+    return Chart(
+        left + plot_w + right,
+        height,
+        "Estimated label-error rate per class",
+        "One bar per given label: the estimated share of its rows that truly belong to another class. "
+        "A black tick marks the class's limit in the quality gate; red bars breach it.",
+        shapes,
+    )
+
+
+def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart | None:
+    """Rows per label-quality score bin, flagged rows stacked in red, on a square-root count scale."""
+    if not bins:
+        return None
+    left, top, plot_w, plot_h = 52.0, 22.0, 520.0, 180.0
+    peak = max(b.flagged + b.unflagged for b in bins) or 1
+    def y_of(count: float) -> float:
+        return top + plot_h - plot_h * math.sqrt(count / peak)
+
+    shapes: list[Shape] = []
+    for tick in sorted({0, round(peak / 100), round(peak / 10), peak}):
+        if tick < 0 or (tick == 0 and peak == 0):
+            continue
+        y = y_of(tick)
+        shapes.append(Line(left, y, left + plot_w, y, GRID))
+        shapes.append(Text(left - 6, y + 4, f"{tick:,}", "end", MUTED, 10))
+    step = plot_w / len(bins)
+    for i, b in enumerate(bins):
+        x = left + i * step + 1
+        total = b.flagged + b.unflagged
+        tip = f"score {b.lo:.2f}–{b.hi:.2f}: {total:,} rows, {b.flagged:,} flagged"
+        if b.unflagged:
+            shapes.append(Rect(x, y_of(total), step - 2, y_of(b.flagged) - y_of(total), NEUTRAL, tip))
+        if b.flagged:
+            shapes.append(Rect(x, y_of(b.flagged), step - 2, top + plot_h - y_of(b.flagged), BAD, tip))
+    shapes.append(Line(left, top + plot_h, left + plot_w, top + plot_h, INK))
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x = left + plot_w * tick
+        shapes.append(Text(x, top + plot_h + 16, f"{tick:.2f}", "middle", MUTED, 10))
+    shapes.append(Text(left + plot_w / 2, top + plot_h + 34, "label-quality score (low = suspicious)", "middle",
+                       MUTED, 11))
+    if cutoff is not None:
+        x = left + plot_w * min(max(cutoff, 0.0), 1.0)
+        shapes.append(Line(x, top - 6, x, top + plot_h, INK, 1.5, "4 3"))
+        anchor = "start" if cutoff < 0.6 else "end"
+        shapes.append(Text(x + (4 if anchor == "start" else -4), top + 4, f"highest flagged score {cutoff:.3f}",
+                           anchor, INK, 11))
+    return Chart(
+        left + plot_w + 16,
+        top + plot_h + 44,
+        "Distribution of label-quality scores",
+        "How many rows have each label-quality score; flagged rows in red, the dashed line at the highest "
+        "score among flagged rows. Counts on a square-root scale so the few suspicious rows stay visible.",
+        shapes,
+    )
+
+
+def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Chart | None:
+    """The estimated label-error rate of this dataset's runs, oldest to newest, this run ringed."""
+    if not points:
+        return None
+    left, top, plot_w, plot_h = 52.0, 16.0, 520.0, 150.0
+    values = [p.estimated_error_rate for p in points]
+    scale_max = _nice_ceiling(max([*values, limit or 0.0, 0.01]) * 1.15)
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = left + (plot_w * i / (len(points) - 1) if len(points) > 1 else plot_w / 2)
+        return x, top + plot_h - plot_h * v / scale_max
+
+    shapes: list[Shape] = []
+    for tick in _ticks(scale_max):
+        _, y = xy(0, tick)
+        shapes.append(Line(left, y, left + plot_w, y, GRID))
+        shapes.append(Text(left - 6, y + 4, _pct(tick, 0 if scale_max >= 0.05 else 1), "end", MUTED, 10))
+    if limit is not None:
+        _, y = xy(0, limit)
+        shapes.append(Line(left, y, left + plot_w, y, BAD, 1.5, "4 3"))
+        shapes.append(Text(left + plot_w, y - 4, f"limit {_pct(limit)}", "end", BAD, 10))
+    if len(points) > 1:
+        shapes.append(Polyline(" ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in enumerate(values))), BAR))
+    for i, p in enumerate(points):
+        x, y = xy(i, p.estimated_error_rate)
+        colour = BAD if p.verdict == "rejected" else (OK if p.verdict == "accepted" else NEUTRAL)
+        tip = f"{p.started_at:%Y-%m-%d %H:%M} UTC, run {p.run_id}: {_pct(p.estimated_error_rate, 2)} ({p.verdict or 'no verdict'})"
+        shapes.append(Circle(x, y, 7 if p.current else 4, colour, tip, INK if p.current else None))
+    first, last = points[0], points[-1]
+    shapes.append(Text(left, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "start", MUTED, 10))
+    if len(points) > 1:
+        shapes.append(Text(left + plot_w, top + plot_h + 16, f"{last.started_at:%Y-%m-%d}", "end", MUTED, 10))
+    return Chart(
+        left + plot_w + 16,
+        top + plot_h + 26,
+        "Estimated label-error rate over this dataset's runs",
+        f"{len(points)} run(s), oldest on the left; green accepted, red rejected; this run is ringed.",
+        shapes,
+    )
+
+
+def sparkline(points: Sequence[TrendPoint], *, width: float = 120, height: float = 28) -> Chart | None:
+    """A tiny trend of the error rate for the index page (last run as a dot)."""
+    if not points:
+        return None
+    values = [p.estimated_error_rate for p in points]
+    top = max(values) or 1.0
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = 3 + ((width - 6) * i / (len(values) - 1) if len(values) > 1 else (width - 6) / 2)
+        return x, height - 3 - (height - 6) * v / top
+
+    shapes: list[Shape] = []
+    if len(values) > 1:
+        shapes.append(Polyline(" ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in enumerate(values))),
+                               BAR, 1.5))
+    x, y = xy(len(values) - 1, values[-1])
+    last = points[-1]
+    shapes.append(Circle(x, y, 2.5, BAD if last.verdict == "rejected" else OK if last.verdict == "accepted" else BAR))
+    desc = ", ".join(_pct(v) for v in values[-12:])
+    return Chart(width, height, "Error-rate trend", f"Estimated label-error rate of the last runs: {desc}", shapes,
+                 "sparkline")
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is >= value."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        candidate = step * 10**exp
+        if candidate >= value - 1e-12:
+            return candidate
+    return 10 ** (exp + 1)
+
+
+def _ticks(scale_max: float, count: int = 4) -> list[float]:
+    return [scale_max * i / count for i in range(count + 1)]

@@ -1,0 +1,173 @@
+"""The DuckDB schema, as an ordered list of migrations.
+
+Later features add tables by appending a migration; a database written by an older labelaudit is upgraded in
+place when it is opened. ``STAGE_TABLES`` says which tables each stage owns: a stage's write deletes that run's
+rows from exactly these tables and inserts the new ones in one transaction, which is what makes a re-run
+idempotent and a killed stage invisible.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the audit flow (ingest, validate, fit, score, gate, report)
+    """
+    CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY,
+        dataset VARCHAR NOT NULL,
+        source VARCHAR,
+        status VARCHAR NOT NULL,          -- running | completed | rejected | failed
+        verdict VARCHAR,                  -- accepted | rejected | NULL before the gate
+        message VARCHAR,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        params JSON,
+        code_version VARCHAR,
+        flow_run_id VARCHAR,
+        host VARCHAR,
+        pid INTEGER,
+        report_path VARCHAR
+    );
+    CREATE TABLE run_stages (
+        run_id VARCHAR NOT NULL,
+        stage VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,          -- completed | failed
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        seconds DOUBLE,
+        rows BIGINT,
+        message VARCHAR,
+        PRIMARY KEY (run_id, stage)
+    );
+    CREATE TABLE batches (
+        run_id VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        bytes BIGINT,
+        rows BIGINT NOT NULL,
+        format VARCHAR NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE ingested_columns (
+        run_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        column_name VARCHAR NOT NULL,
+        dtype VARCHAR NOT NULL,
+        role VARCHAR NOT NULL              -- id | label | annotator | numeric | categorical | text | other
+    );
+    CREATE TABLE ingested_rows (
+        run_id VARCHAR NOT NULL,
+        row_idx BIGINT NOT NULL,          -- 0-based position in the batch
+        row_id VARCHAR NOT NULL,
+        given_label VARCHAR,
+        record JSON                        -- every column of the row, as ingested
+    );
+    CREATE TABLE validation_results (
+        run_id VARCHAR NOT NULL,
+        code VARCHAR,
+        expectation_type VARCHAR NOT NULL,
+        column_name VARCHAR,
+        success BOOLEAN NOT NULL,
+        element_count BIGINT,
+        unexpected_count BIGINT,
+        unexpected_percent DOUBLE,
+        examples JSON,
+        kwargs JSON,
+        message VARCHAR
+    );
+    CREATE TABLE classes (
+        run_id VARCHAR NOT NULL,
+        class_idx INTEGER NOT NULL,
+        label VARCHAR NOT NULL,
+        given_count BIGINT NOT NULL
+    );
+    CREATE TABLE fold_metrics (
+        run_id VARCHAR NOT NULL,
+        fold INTEGER,                     -- NULL: all out-of-fold predictions together
+        rows BIGINT NOT NULL,
+        accuracy DOUBLE,
+        log_loss DOUBLE,
+        seconds DOUBLE
+    );
+    CREATE TABLE oof_probs (
+        run_id VARCHAR NOT NULL,
+        row_idx BIGINT NOT NULL,
+        fold INTEGER,                     -- NULL when the probabilities were supplied precomputed
+        probs FLOAT[] NOT NULL            -- one value per class, in class_idx order
+    );
+    CREATE TABLE scores (
+        run_id VARCHAR NOT NULL,
+        row_idx BIGINT NOT NULL,
+        row_id VARCHAR NOT NULL,
+        given_label VARCHAR NOT NULL,
+        suggested_label VARCHAR NOT NULL,
+        suggested_prob DOUBLE NOT NULL,
+        label_quality DOUBLE NOT NULL,
+        is_issue BOOLEAN NOT NULL,
+        issue_rank INTEGER                -- 1 = most suspicious flagged row; NULL when not flagged
+    );
+    CREATE TABLE noise_matrix (
+        run_id VARCHAR NOT NULL,
+        given_label VARCHAR NOT NULL,
+        true_label VARCHAR NOT NULL,
+        confident_count DOUBLE NOT NULL,  -- calibrated confident joint
+        joint DOUBLE NOT NULL,            -- estimated P(given, true)
+        noise DOUBLE NOT NULL             -- estimated P(given | true)
+    );
+    CREATE TABLE class_metrics (
+        run_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        given_count BIGINT NOT NULL,
+        flagged BIGINT NOT NULL,
+        estimated_error_rate DOUBLE NOT NULL, -- P(true != label | given = label)
+        flagged_rate DOUBLE NOT NULL,
+        oof_accuracy DOUBLE
+    );
+    CREATE TABLE run_metrics (
+        run_id VARCHAR PRIMARY KEY,
+        rows BIGINT NOT NULL,
+        classes INTEGER NOT NULL,
+        flagged BIGINT NOT NULL,
+        estimated_issues DOUBLE NOT NULL,
+        estimated_error_rate DOUBLE NOT NULL,
+        flagged_rate DOUBLE NOT NULL,
+        oof_accuracy DOUBLE,
+        oof_log_loss DOUBLE,
+        method VARCHAR NOT NULL,
+        tie_rule VARCHAR,
+        scoring_path VARCHAR              -- in-memory | out-of-core
+    );
+    CREATE TABLE gate_results (
+        run_id VARCHAR NOT NULL,
+        code VARCHAR NOT NULL,
+        threshold VARCHAR NOT NULL,
+        scope VARCHAR NOT NULL,           -- overall, or a class label
+        comparison VARCHAR NOT NULL,      -- max | min
+        limit_value DOUBLE NOT NULL,
+        measured DOUBLE NOT NULL,
+        passed BOOLEAN NOT NULL,
+        margin DOUBLE NOT NULL            -- positive: room left; negative: by how much it is breached
+    );
+    CREATE VIEW flagged_rows AS
+        SELECT run_id, row_id, given_label, suggested_label, label_quality AS score, suggested_prob, issue_rank
+        FROM scores WHERE is_issue;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The tables each stage writes (and replaces, for its run) in one transaction.
+STAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "ingest": ("batches", "ingested_columns", "ingested_rows"),
+    "validate": ("validation_results",),
+    "fit": ("classes", "fold_metrics", "oof_probs"),
+    "score": ("scores", "noise_matrix", "class_metrics", "run_metrics"),
+    "gate": ("gate_results",),
+    "report": (),
+}
+
+#: Every table keyed by run id, in the order a run's rows are deleted.
+RUN_TABLES: tuple[str, ...] = (
+    *(table for tables in reversed(STAGE_TABLES.values()) for table in tables),
+    "run_stages",
+    "runs",
+)

@@ -1,0 +1,77 @@
+"""Cross-validated fitting tasks: one task per fold, so folds run in parallel on the flow's task runner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from labelaudit import stages
+from labelaudit.crossval import FoldPlan, FoldResult, fit_fold
+from labelaudit.definition import DatasetBundle, DatasetDefinition
+from labelaudit.store import AuditStore
+from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
+
+
+@task(name="fit-fold", task_run_name="fit-fold-{fold}", cache_policy=NO_CACHE)
+def fit_one_fold(
+    frame: pd.DataFrame, labels: np.ndarray, n_classes: int, plan: FoldPlan, fold: int, definition: DatasetDefinition
+) -> FoldResult:
+    result = fit_fold(frame, labels, n_classes, plan, fold, definition)
+    get_run_logger().info(
+        "fold %d/%d: %d held-out rows predicted in %.2f s",
+        fold + 1,
+        plan.n_folds,
+        len(result.test_rows),
+        result.seconds,
+    )
+    return result
+
+
+@task(
+    name="store-fit",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def store_fit(
+    store: AuditStore, run_id: str, inputs: stages.FitInputs, results: list[FoldResult]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    probs, metrics = stages.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
+    overall = metrics[metrics["fold"].isna()].iloc[0]
+    get_run_logger().info("out-of-fold accuracy %.4f, log-loss %.4f", overall["accuracy"], overall["log_loss"])
+    return probs, metrics
+
+
+@task(
+    name="load-probabilities",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def load_probabilities(
+    store: AuditStore, run_id: str, path: str, batch: stages.Batch, inputs: stages.FitInputs
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Bring-your-own-model: the probabilities come from a file and fitting is skipped."""
+    probs, metrics = stages.use_precomputed(store, run_id, path, batch, inputs.labels, inputs.classes, inputs.started)
+    get_run_logger().info("using precomputed probabilities from %s", path)
+    return probs, metrics
+
+
+@task(name="plan-folds", cache_policy=NO_CACHE)
+def plan_fit(
+    store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, precomputed: bool
+) -> stages.FitInputs:
+    """Encode the labels and plan stratified folds; a batch that cannot be cross-validated stops here."""
+    inputs = stages.prepare_fit(store, run_id, batch, bundle, precomputed=precomputed)
+    if inputs.plan is not None:
+        get_run_logger().info(
+            "%d classes, %d stratified folds (seed %d)",
+            len(inputs.classes),
+            inputs.plan.n_folds,
+            bundle.definition.seed,
+        )
+    return inputs

@@ -1,0 +1,49 @@
+"""Ingest and schema-validation tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from labelaudit import stages
+from labelaudit.definition import DatasetBundle
+from labelaudit.gx_runner import SuiteOutcome
+from labelaudit.store import AuditStore
+from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
+
+
+@task(
+    name="ingest",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def ingest(store: AuditStore, run_id: str, source: str, bundle: DatasetBundle) -> stages.Batch:
+    batch = stages.ingest(store, run_id, source, bundle)
+    get_run_logger().info(
+        "ingested %d rows x %d columns from %s (sha256 %s)",
+        len(batch.frame),
+        batch.frame.shape[1],
+        batch.source.path,
+        batch.source.sha256[:12],
+    )
+    return batch
+
+
+@task(
+    name="validate-schema",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def validate_schema(
+    store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, data_docs_dir: Path | None
+) -> SuiteOutcome:
+    """Schema failures are data errors: not retried, the run stops here with every failed expectation listed."""
+    outcome = stages.validate(store, run_id, batch, bundle, data_docs_dir=data_docs_dir)
+    get_run_logger().info("schema: all %d expectations of suite %r met", len(outcome.outcomes), outcome.suite_name)
+    return outcome
