@@ -14,10 +14,13 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
+from flows.runners import task_submitter
 from labelaudit.definition import DatasetBundle, QualityThresholds, load_dataset
 from labelaudit.errors import LabelAuditError
+from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore
+from tasks.artifacts import publish_artifacts
 from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
 from tasks.ingest import ingest, validate_schema
 from tasks.publish import publish_report
@@ -62,6 +65,7 @@ def audit(
     reports: str | None = None,
     expectations: str | None = None,
     data_docs: bool = True,
+    task_runner: TaskRunnerConfig | None = None,
 ) -> State:
     """Audit one labelled batch and fail when it breaches its dataset's quality thresholds.
 
@@ -77,6 +81,9 @@ def audit(
         reports: Folder or fsspec URL reports are published to; default LABELAUDIT_REPORTS or ./reports.
         expectations: Folder of dataset definitions; default LABELAUDIT_EXPECTATIONS or ./expectations.
         data_docs: Build the Great Expectations Data Docs of the schema validation next to the report.
+        task_runner: Where the folds run: empty for the flow's thread pool, {"kind": "threads", "max_workers": 2},
+            or {"kind": "dask"} for a local Dask cluster ({"kind": "dask", "address": "tcp://host:8786"} for an
+            existing one).
     """
     logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
@@ -104,13 +111,22 @@ def audit(
         if probabilities is not None:
             probs, metrics = load_probabilities(store, run_id, probabilities, batch, inputs)
         else:
-            futures = [
-                fit_one_fold.submit(
-                    batch.frame, inputs.labels, len(inputs.classes), inputs.plan, fold, bundle.definition
-                )
-                for fold in range(inputs.plan.n_folds)
-            ]
-            probs, metrics = store_fit(store, run_id, inputs, [f.result() for f in futures])
+            with task_submitter(task_runner) as submit:
+                futures = [
+                    submit(
+                        fit_one_fold,
+                        frame=batch.frame,
+                        labels=inputs.labels,
+                        n_classes=len(inputs.classes),
+                        plan=inputs.plan,
+                        fold=fold,
+                        definition=bundle.definition,
+                        batch_sha256=batch.source.sha256,  # the fold cache key: same bytes, plan, model: no refit
+                    )
+                    for fold in range(inputs.plan.n_folds)
+                ]
+                results = [f.result() for f in futures]
+            probs, metrics = store_fit(store, run_id, inputs, results)
         # -- confident learning and the gate ---------------------------------------------------------------------
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
         scored = score(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
@@ -119,9 +135,11 @@ def audit(
         published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
         status = "completed" if verdict.passed else "rejected"
         finish_run(store, run_id, status, verdict.verdict, verdict.message())
+        _artifacts(store, run_id, published.url)
     except LabelAuditError as exc:
         logger.error("run %s failed: %s", run_id, exc)
-        _publish_failure(store, run_id, settings, docs_dir)
+        failed_report = _publish_failure(store, run_id, settings, docs_dir)
+        _artifacts(store, run_id, failed_report.url if failed_report else None)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -131,9 +149,17 @@ def audit(
     return Completed(message=message)
 
 
-def _publish_failure(store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None) -> None:
+def _publish_failure(store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None) -> Any:
     """A failed run still gets a report (what failed, the validation results); a failure here is only logged."""
     try:
-        publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
+        return publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
     except Exception as exc:  # the original error is the one to surface
         get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)
+        return None
+
+
+def _artifacts(store: AuditStore, run_id: str, report_url: str | None) -> None:
+    """Summary, top rows, trend and report link in the UI; an artifact that cannot be created is only logged."""
+    state = publish_artifacts(store, run_id, report_url, return_state=True)
+    if state.is_failed():
+        get_run_logger().warning("could not create the artifacts of run %s: %s", run_id, state.message)

@@ -104,9 +104,16 @@ def annotation_matrix(
     missing = [c for c in needed if c not in annotations.columns]
     if missing:
         raise InputDataError(f"annotations lack columns {missing}")
+    if annotations.empty:
+        raise InputDataError("no annotations")
     frame = annotations.reset_index(drop=True)
+    if frame[annotator_column].isna().any():
+        bad = np.flatnonzero(frame[annotator_column].isna())
+        raise InputDataError("annotator is empty", column=annotator_column, rows=(bad + 1).tolist())
     codes = encode_labels(frame[label_column], list(classes))
     index = pd.Index(item_ids)
+    if not index.is_unique:
+        raise InputDataError("item_ids repeat; each item must appear once")
     positions = index.get_indexer(frame[id_column])
     if (positions < 0).any():
         bad = np.flatnonzero(positions < 0)

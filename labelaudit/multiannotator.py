@@ -15,7 +15,10 @@ The public functions keep cleanlab 2.9's names, argument order, defaults and ret
 - non-finite probabilities and labels outside ``0..K-1`` are rejected up front;
 - the scores of individual labels always use ``label_quality_score_kwargs`` (cleanlab ignores them when
   ``return_detailed_quality=False``);
-- notes go to the ``labelaudit.multiannotator`` logger instead of ``print``.
+- notes go to the ``labelaudit.multiannotator`` logger instead of ``print``;
+- ``quality_method="agreement"`` and ``calibrate_probs`` count each label at its own class index: cleanlab
+  2.9's ``value_counts`` places the counts of NaN-stripped float labels by rank, so an item labelled only
+  ``[2, 2]`` counts as class 0 there. With that helper fixed, cleanlab agrees with this module (see tests).
 
 Layout: labels are held as one row per annotation (item, annotator, class), so every statistic is a
 ``np.bincount`` over annotations instead of a loop over annotators.
@@ -32,6 +35,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from labelaudit.rank import get_label_quality_scores
+
 __all__ = [
     "convert_long_to_wide_dataset",
     "get_active_learning_scores",
@@ -46,64 +51,6 @@ _TINY = 1e-30  # floor for probabilities before a log in temperature scaling
 _COARSE_TEMPERATURES = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0, 3.0, 5.0, 8.0)
 _FINE_STEPS = 4
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
-
-
-# --------------------------------------------------------------------------------------------------
-# Label-quality scores of single labels (the scorer CROWDLAB applies to its posterior)
-# --------------------------------------------------------------------------------------------------
-
-
-def _self_confidence(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    return pred_probs[np.arange(len(labels)), labels]
-
-
-def _normalized_margin(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    own = _self_confidence(labels, pred_probs)
-    others = pred_probs.copy()
-    others[np.arange(len(labels)), labels] = -np.inf
-    return (own - others.max(axis=1) + 1) / 2
-
-
-_SCORERS: Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = MappingProxyType(
-    {"self_confidence": _self_confidence, "normalized_margin": _normalized_margin}
-)
-
-
-def _adjust_pred_probs(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """Subtract each class's mean self-confidence (2 for a class never given), shift and renormalise."""
-    k = pred_probs.shape[1]
-    count = np.bincount(labels, minlength=k)
-    total = np.bincount(labels, weights=pred_probs[np.arange(len(labels)), labels], minlength=k)
-    thresholds = np.full(k, 2.0)
-    np.divide(total, count, out=thresholds, where=count > 0)
-    thresholds = np.clip(thresholds, 2 * _CLIP, None)
-    adjusted = pred_probs - thresholds + thresholds.max()
-    return adjusted / adjusted.sum(axis=1, keepdims=True)
-
-
-def _label_quality_scores(
-    labels: np.ndarray,
-    pred_probs: np.ndarray,
-    *,
-    method: str = "self_confidence",
-    adjust_pred_probs: bool = False,
-) -> np.ndarray:
-    """Score each given label against ``pred_probs``, as ``cleanlab.rank.get_label_quality_scores`` does.
-
-    Parameters
-    ----------
-    labels : np.ndarray (n,)
-        Class indices.
-    pred_probs : np.ndarray (n, K)
-    method : {"self_confidence", "normalized_margin"}, default="self_confidence"
-    adjust_pred_probs : bool, default=False
-        Subtract per-class confident thresholds first, to discount classes the model is generally sure of.
-    """
-    if method not in _SCORERS:
-        raise ValueError(f"label quality method {method!r} is not one of {sorted(_SCORERS)}")
-    if adjust_pred_probs:
-        pred_probs = _adjust_pred_probs(labels, pred_probs)
-    return _SCORERS[method](labels, pred_probs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,21 +71,16 @@ class _Annotations(NamedTuple):
 def _to_matrix(labels_multiannotator: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, Any, Any]:
     """Return the labels as a float (N, M) matrix (NaN = missing), the annotator ids and the item index."""
     if isinstance(labels_multiannotator, pd.DataFrame):
-        try:
-            matrix = labels_multiannotator.to_numpy(dtype=float, na_value=np.nan)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "labels must be class indices 0..K-1 (map string labels to indices first)"
-            ) from exc
-        return matrix, labels_multiannotator.columns, labels_multiannotator.index
-    if isinstance(labels_multiannotator, np.ndarray):
-        try:
-            return labels_multiannotator.astype(float), None, None
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "labels must be class indices 0..K-1 (map string labels to indices first)"
-            ) from exc
-    raise ValueError("labels_multiannotator must be either a NumPy array or Pandas DataFrame.")
+        ids, index = labels_multiannotator.columns, labels_multiannotator.index
+        source = labels_multiannotator.astype(object).where(labels_multiannotator.notna(), np.nan).to_numpy()
+    elif isinstance(labels_multiannotator, np.ndarray):
+        ids, index, source = None, None, labels_multiannotator
+    else:
+        raise ValueError("labels_multiannotator must be either a NumPy array or Pandas DataFrame.")
+    try:
+        return source.astype(float), ids, index
+    except (TypeError, ValueError) as exc:
+        raise ValueError("labels must be class indices 0..K-1 (map string labels to indices first)") from exc
 
 
 def _validate(
@@ -156,7 +98,7 @@ def _validate(
         names = list(annotator_ids[missing]) if annotator_ids is not None else missing.tolist()
         raise ValueError(f"every annotator needs at least one label; annotators {names[:10]} have none.")
     values = matrix[given]
-    if values.size and (np.any(values < 0) or np.any(values != np.round(values))):
+    if values.size and not (np.isfinite(values).all() and (values >= 0).all() and (values == np.round(values)).all()):
         raise ValueError("labels must be integer class indices 0..K-1.")
     if not allow_single_label:
         if matrix.shape[1] <= 1:
@@ -168,9 +110,7 @@ def _validate(
     if not isinstance(pred_probs, np.ndarray) or pred_probs.ndim != 2:
         raise ValueError("pred_probs must be a 2D numpy array of shape (N, K).")
     if len(pred_probs) != len(matrix):
-        raise ValueError(
-            f"pred_probs has {len(pred_probs)} rows but labels_multiannotator has {len(matrix)}."
-        )
+        raise ValueError(f"pred_probs has {len(pred_probs)} rows but labels_multiannotator has {len(matrix)}.")
     if pred_probs.shape[1] < 2 or not np.isfinite(pred_probs).all() or (pred_probs < 0).any():
         raise ValueError("pred_probs needs at least two columns of finite, non-negative probabilities.")
     if values.size and values.max() >= pred_probs.shape[1]:
@@ -259,9 +199,7 @@ def _majority_vote(ann: _Annotations, pred_probs: np.ndarray | None, n_classes: 
     return candidates.argmax(axis=1)
 
 
-def _annotator_vote_score(
-    ann: _Annotations, counts: np.ndarray, label: np.ndarray, untied: np.ndarray
-) -> np.ndarray:
+def _annotator_vote_score(ann: _Annotations, counts: np.ndarray, label: np.ndarray, untied: np.ndarray) -> np.ndarray:
     """(N, K) mean agreement-with-majority of the annotators who gave each class to each item."""
     on_untied = untied[ann.rows]
     agreement = _per_annotator_mean(ann, (ann.labels == label[ann.rows]).astype(float), on_untied)
@@ -332,9 +270,7 @@ def _agreement_with_other_annotators(ann: _Annotations, n_classes: int, *, verbo
     alone = np.isnan(share)
     if alone.any():
         if verbose:
-            log.info(
-                "annotators %s share no item with others; using the mean agreement", np.flatnonzero(alone)
-            )
+            log.info("annotators %s share no item with others; using the mean agreement", np.flatnonzero(alone))
         share[alone] = share[~alone].mean()
     return share
 
@@ -409,7 +345,7 @@ _QUALITY_METHODS: Mapping[str, _QualityMethod] = MappingProxyType(
     {
         "crowdlab": _QualityMethod(
             _crowdlab_posterior,
-            lambda label, post, agreement, kwargs: _label_quality_scores(label, post, **kwargs),
+            lambda label, post, agreement, kwargs: get_label_quality_scores(label, post, **kwargs),
             _crowdlab_annotator_quality,
         ),
         "agreement": _QualityMethod(
@@ -476,7 +412,7 @@ def _annotation_scores(ann: _Annotations, post: np.ndarray, kwargs: Mapping[str,
     scores = np.empty(len(ann.rows))
     order = np.argsort(ann.cols, kind="stable")
     for chunk in np.split(order, np.cumsum(np.bincount(ann.cols, minlength=ann.n_annotators))[:-1]):
-        scores[chunk] = _label_quality_scores(ann.labels[chunk], post[ann.rows[chunk]], **kwargs)
+        scores[chunk] = get_label_quality_scores(ann.labels[chunk], post[ann.rows[chunk]], **kwargs)
     return scores
 
 
@@ -584,7 +520,7 @@ def get_label_quality_multiannotator(
     verbose : bool, default=True
         Log notes (annotators sharing no item, classes lost by the consensus).
     label_quality_score_kwargs : mapping, default={}
-        ``method`` ({"self_confidence", "normalized_margin"}) and ``adjust_pred_probs`` for the label scores.
+        Passed to :func:`labelaudit.rank.get_label_quality_scores` (``method``, ``adjust_pred_probs``).
 
     Returns
     -------
@@ -647,9 +583,7 @@ def _compute_label_quality(
     for name in methods:
         label = _CONSENSUS_METHODS[name](majority)
         same = np.array_equal(label, majority.label)
-        results[name] = (
-            majority if same else _consensus_stats(ann, pred_probs, label, quality, kwargs, verbose=verbose)
-        )
+        results[name] = majority if same else _consensus_stats(ann, pred_probs, label, quality, kwargs, verbose=verbose)
         if verbose:
             _log_lost_classes(ann, label, name)
     main = results[methods[0]]
@@ -764,7 +698,7 @@ def _labelled_active_learning(
     if (ann.num_annotations == 1).all():
         temperature, model_weight = 1.0, 1.0
         annotator_weight = np.ones(ann.n_annotators)
-        quality = _label_quality_scores(_majority_vote(ann, pred_probs, n_classes), pred_probs)
+        quality = get_label_quality_scores(_majority_vote(ann, pred_probs, n_classes), pred_probs)
     else:
         temperature = _best_temperature(ann, pred_probs)
         pred_probs = _temperature_scale(pred_probs, temperature)
@@ -779,9 +713,7 @@ def _labelled_active_learning(
         quality = info["label_quality"]["consensus_quality_score"].to_numpy()
         model_weight, annotator_weight = info["model_weight"], info["annotator_weight"]
     mean_weight = float(np.mean(annotator_weight))
-    item_weight = (
-        np.bincount(ann.rows, weights=annotator_weight[ann.cols], minlength=len(matrix)) + model_weight
-    )
+    item_weight = np.bincount(ann.rows, weights=annotator_weight[ann.cols], minlength=len(matrix)) + model_weight
     scores = (quality * item_weight + mean_weight / n_classes) / (item_weight + mean_weight)
     return scores, temperature, model_weight, mean_weight
 

@@ -43,10 +43,7 @@ _Z95 = 1.959963984540054
 
 
 class ReviewImportError(InputDataError):
-    """A reviewer file cannot be imported; ``problems`` lists ``(what, rows)`` for every issue found.
-
-    (Belongs in :mod:`labelaudit.errors`; defined here until it moves.)
-    """
+    """A reviewer file cannot be imported; ``problems`` lists ``(what, rows)`` for every issue found."""
 
     def __init__(self, problems: Sequence[tuple[str, Sequence[int]]], *, source: str | None = None) -> None:
         self.problems = [(what, list(rows)) for what, rows in problems]

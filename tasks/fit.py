@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
@@ -11,13 +15,48 @@ from labelaudit import stages
 from labelaudit.crossval import FoldPlan, FoldResult, fit_fold
 from labelaudit.definition import DatasetBundle, DatasetDefinition
 from labelaudit.store import AuditStore
+from labelaudit.store.database import code_version
 from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
+#: How long a fitted fold stays reusable; after that a re-run refits.
+FOLD_CACHE_EXPIRATION = timedelta(days=7)
 
-@task(name="fit-fold", task_run_name="fit-fold-{fold}", cache_policy=NO_CACHE)
+
+def fold_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    """Cache key of one fold: the batch's content hash, the labels, the fold plan, the definition, the fold.
+
+    The frame itself is not hashed (slow for large batches): the batch's sha256 stands for it. The code
+    version is included so an upgrade of labelaudit refits.
+    """
+    plan: FoldPlan = parameters["plan"]
+    digest = hashlib.sha256()
+    digest.update(parameters["batch_sha256"].encode())
+    digest.update(np.ascontiguousarray(parameters["labels"]).tobytes())
+    for rows in plan.test_rows:
+        digest.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+        digest.update(b"|")
+    digest.update(parameters["definition"].model_dump_json().encode())
+    digest.update(f"{parameters['n_classes']}:{parameters['fold']}:{code_version()}".encode())
+    return f"fit-fold-{digest.hexdigest()}"
+
+
+@task(
+    name="fit-fold",
+    task_run_name="fit-fold-{fold}",
+    cache_key_fn=fold_cache_key,
+    cache_expiration=FOLD_CACHE_EXPIRATION,
+    persist_result=True,
+)
 def fit_one_fold(
-    frame: pd.DataFrame, labels: np.ndarray, n_classes: int, plan: FoldPlan, fold: int, definition: DatasetDefinition
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    n_classes: int,
+    plan: FoldPlan,
+    fold: int,
+    definition: DatasetDefinition,
+    batch_sha256: str,
 ) -> FoldResult:
+    """Fit one fold; cached on ``fold_cache_key``, so a retried or re-run audit of the same batch does not refit."""
     result = fit_fold(frame, labels, n_classes, plan, fold, definition)
     get_run_logger().info(
         "fold %d/%d: %d held-out rows predicted in %.2f s",

@@ -124,28 +124,43 @@ def noise_rate_rows(prepared: Prepared, prune_counts: np.ndarray, min_examples_p
     candidates = kernels.LabelGroups.from_labels(labels[prepared.not_top], prepared.num_classes)
     flagged = np.zeros(prepared.num_rows, dtype=bool)
     for k in np.flatnonzero(prepared.label_counts > max(min_examples_per_class, 1)):
-        column = prune_counts[:, k].copy()
-        column[k] = 0
-        if not column.any():
-            continue
-        rows = prepared.not_top[candidates.rows(k)]
-        # margins[j, r] = pred_probs[rows[r], j] - pred_probs[rows[r], k], one contiguous row per class j
-        margins = np.ascontiguousarray((prepared.pred_probs[rows] - prepared.self_confidence[rows, None]).T)
-        positive = margins > 0
-        num_positive = np.count_nonzero(positive, axis=1)
-        for j in np.flatnonzero(column > 0):
-            flagged[_cell_rows(prepared, k, j, int(column[j]), rows, margins[j], positive[j], num_positive[j])] = True
+        wanted = prune_counts[:, k].copy()
+        wanted[k] = 0
+        if wanted.any():
+            rows = prepared.not_top[candidates.rows(k)]
+            flagged[_class_cells(prepared, k, rows, wanted)] = True
     return np.flatnonzero(flagged)
 
 
-def _cell_rows(prepared, k, j, count, rows, margin, positive, num_positive) -> np.ndarray:
-    """Rows of class `k` with the `count` largest margins ``p_j - p_k`` (ties: lowest rows first)."""
-    if num_positive >= count:
-        chosen = rows[positive]
-        return chosen if num_positive == count else chosen[kernels.largest(margin[positive], count)]
-    class_rows = prepared.groups.rows(k)
-    whole = prepared.pred_probs[class_rows, j] - prepared.self_confidence[class_rows]
-    return class_rows[kernels.largest(whole, count)]
+def _class_cells(prepared: Prepared, k: int, rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Rows of class `k` flagged by any cell ``(j, k)``, each cell wanting ``wanted[j]`` rows.
+
+    `rows` (increasing) are the class's rows whose label is not top. A cell with exactly as many positive
+    margins ``p_j - p_k`` as it wants takes them all; one with more takes its largest via ``np.partition`` on
+    its positive margins (grouped by cell with a linear-time stable sort, so each group stays in row order);
+    one with fewer falls back to the margins of the whole class.
+    """
+    margins = prepared.pred_probs[rows] - prepared.self_confidence[rows, None]
+    position, cell = np.nonzero(margins > 0)
+    num_positive = np.bincount(cell, minlength=len(wanted))
+    take_all = (wanted > 0) & (num_positive == wanted)
+    chosen = [rows[position[take_all[cell]]]]
+    partial = (wanted > 0) & (num_positive > wanted)
+    if partial.any():
+        keep = partial[cell]
+        position, cell = position[keep], cell[keep]
+        by_cell = np.argsort(kernels.compact_labels(cell, len(wanted)), kind="stable")
+        position = position[by_cell]
+        values = margins[position, cell[by_cell]]
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(cell, minlength=len(wanted)))))
+        for j in np.flatnonzero(partial):
+            start, stop = bounds[j], bounds[j + 1]
+            chosen.append(rows[position[start:stop][kernels.largest(values[start:stop], int(wanted[j]))]])
+    for j in np.flatnonzero(num_positive < wanted):
+        class_rows = prepared.groups.rows(k)
+        whole = prepared.pred_probs[class_rows, j] - prepared.self_confidence[class_rows]
+        chosen.append(class_rows[kernels.largest(whole, int(wanted[j]))])
+    return np.concatenate(chosen)
 
 
 def class_rows_flagged(prepared: Prepared, prune_counts: np.ndarray, min_examples_per_class: int) -> np.ndarray:

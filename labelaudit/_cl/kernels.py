@@ -141,35 +141,41 @@ def keep_given_label(labels: np.ndarray, pred_probs: np.ndarray, rows: np.ndarra
 
 
 def largest(values: np.ndarray, count: int) -> np.ndarray:
-    """Positions of the `count` largest `values`; ties at the cut-off go to the lowest positions.
+    """Positions (increasing) of the `count` largest `values`; ties at the cut-off go to the lowest positions.
 
-    Equal to ``np.argsort(-values, kind="stable")[:count]`` as a set, in O(len(values)) via ``np.partition``.
+    Equal to ``np.sort(np.argsort(-values, kind="stable")[:count])``, in O(len(values)) via ``np.partition``.
     """
     size = len(values)
     if count >= size:
         return np.arange(size)
     if count <= 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.intp)
     cut = np.partition(values, size - count)[size - count]
-    above = np.flatnonzero(values > cut)
-    tied = np.flatnonzero(values == cut)[: count - len(above)]
-    return np.concatenate((above, tied))
+    return _break_ties(values, np.flatnonzero(values >= cut), cut, count)
 
 
 def smallest(values: np.ndarray, count: int) -> np.ndarray:
-    """Positions of the `count` smallest `values`; ties at the cut-off go to the lowest positions.
+    """Positions (increasing) of the `count` smallest `values`; ties at the cut-off go to the lowest positions.
 
-    Equal to ``np.argsort(values, kind="stable")[:count]`` as a set, in O(len(values)).
+    Equal to ``np.sort(np.argsort(values, kind="stable")[:count])``, in O(len(values)).
     """
     size = len(values)
     if count >= size:
         return np.arange(size)
     if count <= 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.intp)
     cut = np.partition(values, count - 1)[count - 1]
-    below = np.flatnonzero(values < cut)
-    tied = np.flatnonzero(values == cut)[: count - len(below)]
-    return np.concatenate((below, tied))
+    return _break_ties(values, np.flatnonzero(values <= cut), cut, count)
+
+
+def _break_ties(values: np.ndarray, chosen: np.ndarray, cut, count: int) -> np.ndarray:
+    """Trim `chosen` (every position on the right side of `cut`, inclusive) to `count` by the tie rule."""
+    if len(chosen) == count:
+        return chosen
+    tied = values[chosen] == cut
+    surplus = len(chosen) - count
+    drop = np.flatnonzero(tied)[-surplus:]
+    return np.delete(chosen, drop)
 
 
 def stable_rank(scores: np.ndarray) -> np.ndarray:

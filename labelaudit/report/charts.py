@@ -126,7 +126,7 @@ def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: in
             row_mass[index[c.given_label]] += c.joint
     size = max(22.0, min(64.0, 560.0 / k))
     left, top = 130.0, 96.0
-    width = left + size * k + 16
+    width = left + size * k + 72  # room for the last rotated column label
     height = top + size * k + 40
     shapes: list[Shape] = [
         Text(left + size * k / 2, 14, "likely true label →", "middle", MUTED, 12),
@@ -154,8 +154,14 @@ def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: in
         if size >= 30:
             dark = not diagonal and share > 0.35
             shapes.append(
-                Text(x + size / 2, y + size / 2 + 4, _pct(share, 0 if share >= 0.1 or share == 0 else 1), "middle",
-                     "#ffffff" if dark else INK, 10 if size < 44 else 11)
+                Text(
+                    x + size / 2,
+                    y + size / 2 + 4,
+                    _pct(share, 0 if share >= 0.1 or share == 0 else 1),
+                    "middle",
+                    "#ffffff" if dark else INK,
+                    10 if size < 44 else 11,
+                )
             )
     return Chart(
         width,
@@ -176,15 +182,15 @@ def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()
     top_value = max([c.estimated_error_rate for c in classes] + [g.limit_value for g in limits.values()] + [0.01])
     if overall:
         top_value = max(top_value, overall.limit_value)
-    scale_max = min(1.0, _nice_ceiling(top_value * 1.1))
+    scale_max = min(1.0, _scale(top_value * 1.05))
     left, right, bar_h, gap, top = 130.0, 70.0, 18.0, 8.0, 24.0
-    plot_w = 420.0
+    plot_w = 340.0
     height = top + len(classes) * (bar_h + gap) + 26
     shapes: list[Shape] = []
     for tick in _ticks(scale_max):
         x = left + plot_w * tick / scale_max
         shapes.append(Line(x, top - 6, x, height - 22, GRID))
-        shapes.append(Text(x, height - 6, _pct(tick, 0 if scale_max >= 0.05 else 1), "middle", MUTED, 10))
+        shapes.append(Text(x, height - 6, _tick_pct(tick, scale_max), "middle", MUTED, 10))
     for i, c in enumerate(classes):
         y = top + i * (bar_h + gap)
         w = plot_w * min(c.estimated_error_rate, scale_max) / scale_max
@@ -220,6 +226,7 @@ def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart
         return None
     left, top, plot_w, plot_h = 52.0, 22.0, 520.0, 180.0
     peak = max(b.flagged + b.unflagged for b in bins) or 1
+
     def y_of(count: float) -> float:
         return top + plot_h - plot_h * math.sqrt(count / peak)
 
@@ -243,14 +250,16 @@ def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         x = left + plot_w * tick
         shapes.append(Text(x, top + plot_h + 16, f"{tick:.2f}", "middle", MUTED, 10))
-    shapes.append(Text(left + plot_w / 2, top + plot_h + 34, "label-quality score (low = suspicious)", "middle",
-                       MUTED, 11))
+    shapes.append(
+        Text(left + plot_w / 2, top + plot_h + 34, "label-quality score (low = suspicious)", "middle", MUTED, 11)
+    )
     if cutoff is not None:
         x = left + plot_w * min(max(cutoff, 0.0), 1.0)
         shapes.append(Line(x, top - 6, x, top + plot_h, INK, 1.5, "4 3"))
         anchor = "start" if cutoff < 0.6 else "end"
-        shapes.append(Text(x + (4 if anchor == "start" else -4), top + 4, f"highest flagged score {cutoff:.3f}",
-                           anchor, INK, 11))
+        shapes.append(
+            Text(x + (4 if anchor == "start" else -4), top + 4, f"highest flagged score {cutoff:.3f}", anchor, INK, 11)
+        )
     return Chart(
         left + plot_w + 16,
         top + plot_h + 44,
@@ -267,7 +276,8 @@ def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Cha
         return None
     left, top, plot_w, plot_h = 52.0, 16.0, 520.0, 150.0
     values = [p.estimated_error_rate for p in points]
-    scale_max = _nice_ceiling(max([*values, limit or 0.0, 0.01]) * 1.15)
+    scale_max = _scale(max([*values, limit or 0.0, 0.01]) * 1.1)
+
     def xy(i: int, v: float) -> tuple[float, float]:
         x = left + (plot_w * i / (len(points) - 1) if len(points) > 1 else plot_w / 2)
         return x, top + plot_h - plot_h * v / scale_max
@@ -276,7 +286,7 @@ def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Cha
     for tick in _ticks(scale_max):
         _, y = xy(0, tick)
         shapes.append(Line(left, y, left + plot_w, y, GRID))
-        shapes.append(Text(left - 6, y + 4, _pct(tick, 0 if scale_max >= 0.05 else 1), "end", MUTED, 10))
+        shapes.append(Text(left - 6, y + 4, _tick_pct(tick, scale_max), "end", MUTED, 10))
     if limit is not None:
         _, y = xy(0, limit)
         shapes.append(Line(left, y, left + plot_w, y, BAD, 1.5, "4 3"))
@@ -286,7 +296,10 @@ def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Cha
     for i, p in enumerate(points):
         x, y = xy(i, p.estimated_error_rate)
         colour = BAD if p.verdict == "rejected" else (OK if p.verdict == "accepted" else NEUTRAL)
-        tip = f"{p.started_at:%Y-%m-%d %H:%M} UTC, run {p.run_id}: {_pct(p.estimated_error_rate, 2)} ({p.verdict or 'no verdict'})"
+        tip = (
+            f"{p.started_at:%Y-%m-%d %H:%M} UTC, run {p.run_id}: {_pct(p.estimated_error_rate, 2)} "
+            f"({p.verdict or 'no verdict'})"
+        )
         shapes.append(Circle(x, y, 7 if p.current else 4, colour, tip, INK if p.current else None))
     first, last = points[0], points[-1]
     shapes.append(Text(left, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "start", MUTED, 10))
@@ -307,20 +320,23 @@ def sparkline(points: Sequence[TrendPoint], *, width: float = 120, height: float
         return None
     values = [p.estimated_error_rate for p in points]
     top = max(values) or 1.0
+
     def xy(i: int, v: float) -> tuple[float, float]:
         x = 3 + ((width - 6) * i / (len(values) - 1) if len(values) > 1 else (width - 6) / 2)
         return x, height - 3 - (height - 6) * v / top
 
     shapes: list[Shape] = []
     if len(values) > 1:
-        shapes.append(Polyline(" ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in enumerate(values))),
-                               BAR, 1.5))
+        shapes.append(
+            Polyline(" ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in enumerate(values))), BAR, 1.5)
+        )
     x, y = xy(len(values) - 1, values[-1])
     last = points[-1]
     shapes.append(Circle(x, y, 2.5, BAD if last.verdict == "rejected" else OK if last.verdict == "accepted" else BAR))
     desc = ", ".join(_pct(v) for v in values[-12:])
-    return Chart(width, height, "Error-rate trend", f"Estimated label-error rate of the last runs: {desc}", shapes,
-                 "sparkline")
+    return Chart(
+        width, height, "Error-rate trend", f"Estimated label-error rate of the last runs: {desc}", shapes, "sparkline"
+    )
 
 
 def _nice_ceiling(value: float) -> float:
@@ -333,6 +349,18 @@ def _nice_ceiling(value: float) -> float:
         if candidate >= value - 1e-12:
             return candidate
     return 10 ** (exp + 1)
+
+
+def _scale(value: float, count: int = 4) -> float:
+    """The axis maximum: ``count`` round steps covering ``value``."""
+    return _nice_ceiling(value / count) * count
+
+
+def _tick_pct(value: float, scale_max: float, count: int = 4) -> str:
+    """A tick label with as many decimals as the step needs (5%, 2.5%, 0.25%)."""
+    step = scale_max / count * 100
+    digits = next((d for d in range(4) if abs(step * 10**d - round(step * 10**d)) < 1e-6), 3)
+    return f"{value * 100:.{digits}f}%"
 
 
 def _ticks(scale_max: float, count: int = 4) -> list[float]:

@@ -382,8 +382,7 @@ def load_run(
                 GateView(**r)
                 for r in _rows(
                     con,
-                    "SELECT * EXCLUDE (run_id) FROM gate_results WHERE run_id = ? "
-                    "ORDER BY passed, code, scope",
+                    "SELECT * EXCLUDE (run_id) FROM gate_results WHERE run_id = ? ORDER BY passed, code, scope",
                     [run_id],
                 )
             ],
@@ -407,11 +406,18 @@ def load_run(
 
 
 def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageView]:
-    order = "CASE stage WHEN 'ingest' THEN 1 WHEN 'validate' THEN 2 WHEN 'fit' THEN 3 WHEN 'score' THEN 4 " \
+    order = (
+        "CASE stage WHEN 'ingest' THEN 1 WHEN 'validate' THEN 2 WHEN 'fit' THEN 3 WHEN 'score' THEN 4 "
         "WHEN 'gate' THEN 5 WHEN 'report' THEN 6 ELSE 7 END"
+    )
     return [
         StageView(
-            r["stage"], r["status"], _utc(r["started_at"]), _utc(r["finished_at"]), r["seconds"], r["rows"],
+            r["stage"],
+            r["status"],
+            _utc(r["started_at"]),
+            _utc(r["finished_at"]),
+            r["seconds"],
+            r["rows"],
             r["message"],
         )
         for r in _rows(con, f"SELECT * FROM run_stages WHERE run_id = ? ORDER BY {order}, started_at", [run_id])
@@ -456,12 +462,18 @@ def _validation(con: duckdb.DuckDBPyConnection, run_id: str) -> list[ValidationV
 
 def _noise(con: duckdb.DuckDBPyConnection, run_id: str, labels: list[str]) -> list[NoiseCell]:
     cells = [
-        NoiseCell(**r)
-        for r in _rows(con, "SELECT * EXCLUDE (run_id) FROM noise_matrix WHERE run_id = ?", [run_id])
+        NoiseCell(**r) for r in _rows(con, "SELECT * EXCLUDE (run_id) FROM noise_matrix WHERE run_id = ?", [run_id])
     ]
     order = {label: i for i, label in enumerate(labels)}
-    return sorted(cells, key=lambda c: (order.get(c.given_label, len(order)), c.given_label,
-                                        order.get(c.true_label, len(order)), c.true_label))
+    return sorted(
+        cells,
+        key=lambda c: (
+            order.get(c.given_label, len(order)),
+            c.given_label,
+            order.get(c.true_label, len(order)),
+            c.true_label,
+        ),
+    )
 
 
 def _histogram(con: duckdb.DuckDBPyConnection, run_id: str, bins: int = HISTOGRAM_BINS) -> list[HistogramBin]:
@@ -476,8 +488,7 @@ def _histogram(con: duckdb.DuckDBPyConnection, run_id: str, bins: int = HISTOGRA
     if not counts:
         return []
     return [
-        HistogramBin(i / bins, (i + 1) / bins, counts.get((i, True), 0), counts.get((i, False), 0))
-        for i in range(bins)
+        HistogramBin(i / bins, (i + 1) / bins, counts.get((i, True), 0), counts.get((i, False), 0)) for i in range(bins)
     ]
 
 

@@ -75,7 +75,7 @@ def _pct(value: float | None, digits: int = 1) -> str:
 def _num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "–"
-    return f"{value:,.{digits}f}" if digits or isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
 
 
 def _dt(value: datetime | None) -> str:
@@ -127,8 +127,15 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        pct=_pct, num=_num, dt=_dt, seconds=_seconds, bytes=_bytes, signed=_signed, pretty_json=_pretty_json,
-        basename=_basename, tojson_script=json_for_script,
+        pct=_pct,
+        num=_num,
+        dt=_dt,
+        seconds=_seconds,
+        bytes=_bytes,
+        signed=_signed,
+        pretty_json=_pretty_json,
+        basename=_basename,
+        tojson_script=json_for_script,
     )
     env.globals.update(preview_chars=CELL_PREVIEW_CHARS)
     return env
@@ -159,30 +166,38 @@ def render_run(view: RunView, *, index_href: str = "../../index.html", data_docs
         "filename": f"{view.dataset}-{view.run_id}-flagged.csv",
         "preview": CELL_PREVIEW_CHARS,
     }
-    return environment().get_template("report.html.j2").render(
-        run=view,
-        pictures=pictures,
-        flagged_json=json_for_script(data),
-        initial_rows=table.rows[:INITIAL_ROWS],
-        style=Markup(style),
-        script=Markup(script),
-        csp=content_security_policy(style, script),
-        index_href=index_href,
-        data_docs_href=data_docs_href,
-        generated_at=datetime.now(UTC),
-        generator_version=_version(),
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            run=view,
+            pictures=pictures,
+            flagged_json=json_for_script(data),
+            initial_rows=table.rows[:INITIAL_ROWS],
+            style=Markup(style),
+            script=Markup(script),
+            csp=content_security_policy(style, script),
+            index_href=index_href,
+            data_docs_href=data_docs_href,
+            generated_at=datetime.now(UTC),
+            generator_version=_version(),
+        )
     )
 
 
 def render_index(datasets: list[DatasetIndex], report_hrefs: dict[tuple[str, str], str]) -> str:
     """The page listing every run per dataset; ``report_hrefs[(dataset, run_id)]`` links published reports."""
     style = _static("report.css")
-    return environment().get_template("index.html.j2").render(
-        datasets=datasets,
-        sparklines={d.name: charts.sparkline(d.trend) for d in datasets},
-        report_hrefs=report_hrefs,
-        style=Markup(style),
-        csp=content_security_policy(style, None),
-        generated_at=datetime.now(UTC),
-        generator_version=_version(),
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            datasets=datasets,
+            sparklines={d.name: charts.sparkline(d.trend) for d in datasets},
+            report_hrefs=report_hrefs,
+            style=Markup(style),
+            csp=content_security_policy(style, None),
+            generated_at=datetime.now(UTC),
+            generator_version=_version(),
+        )
     )

@@ -270,10 +270,10 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any)
     """Append ``frame`` (pandas or Arrow) to ``table``, matching columns by name, with the run id added."""
     view = f"_stage_{table}"
     con.register(view, frame)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT ? AS run_id, * FROM {view}", [run_id])
-    finally:
-        con.unregister(view)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT ? AS run_id, * FROM {view}", [run_id])
+    # Unregistered only on success: after a failed insert the transaction is aborted and would refuse it,
+    # masking the real error; the connection is closed right after anyway.
+    con.unregister(view)
 
 
 def _pid_alive(pid: int) -> bool:

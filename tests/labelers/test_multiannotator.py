@@ -91,7 +91,10 @@ OPTIONS = {
     "majority_first": {"consensus_method": ["majority_vote", "best_quality"]},
     "normalized_margin": {"label_quality_score_kwargs": {"method": "normalized_margin"}},
     "adjust_pred_probs": {"label_quality_score_kwargs": {"adjust_pred_probs": True}},
+    "entropy": {"label_quality_score_kwargs": {"method": "confidence_weighted_entropy"}},
     "weights": {"return_weights": True},
+    "no_detail": {"return_detailed_quality": False},
+    "label_quality_only": {"return_detailed_quality": False, "return_annotator_stats": False},
 }
 
 
@@ -258,8 +261,21 @@ def test_bad_inputs_raise_value_errors(labels, probs, match):
         ({"quality_method": "vote"}, "quality_method"),
         ({"quality_method": "agreement", "return_weights": True}, "crowdlab"),
         ({"label_quality_score_kwargs": {"method": "entropy"}}, "entropy"),
+        (
+            {"label_quality_score_kwargs": {"method": "confidence_weighted_entropy", "adjust_pred_probs": True}},
+            "adjust",
+        ),
     ],
 )
 def test_bad_options_raise_value_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         get_label_quality_multiannotator(GOOD, PROBS, verbose=False, **kwargs)
+
+
+def test_nullable_integer_frame_equals_float_frame():
+    frame = pd.DataFrame({"a": pd.array([0, 1, None, 1], dtype="Int64"), "b": pd.array([0, 1, 1, 0], dtype="Int64")})
+    probs = np.array([[0.6, 0.4], [0.3, 0.7], [0.5, 0.5], [0.2, 0.8]])
+    nullable = get_label_quality_multiannotator(frame, probs, verbose=False)
+    floats = get_label_quality_multiannotator(frame.astype(float), probs, verbose=False)
+    for key, expected in floats.items():
+        pd.testing.assert_frame_equal(nullable[key], expected)

@@ -1,0 +1,221 @@
+"""Publishing reports to a folder people already read: a local folder, or any fsspec URL.
+
+Layout of a destination (the URLs are stable: a run's report is found from its dataset and run id alone)::
+
+    <destination>/index.html                      every run of every dataset, newest first
+    <destination>/<dataset>/<run_id>/index.html   the report of one run
+    <destination>/<dataset>/<run_id>/gx/...       that run's Great Expectations Data Docs, when given
+
+Only the dataset name and the run id become path segments, and both must be plain names (letters, digits,
+``_``, ``-``, ``.``, no ``..``): anything else is refused with :class:`UnsafePathError` before a byte is
+written. Column names and other data never reach a path. Local files are written to a temporary name and then
+renamed, so a reader (or ``labelaudit reports serve``) never sees half a page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from labelaudit.definition import DATASET_NAME
+from labelaudit.errors import LabelAuditError
+from labelaudit.report.model import DEFAULT_MAX_FLAGGED_ROWS, load_index, load_run
+from labelaudit.report.render import render_index, render_run
+from labelaudit.store import AuditStore
+
+#: Run ids become folder names: the same rule as dataset names, a little longer.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+INDEX_FILE = "index.html"
+DATA_DOCS_FOLDER = "gx"
+
+
+class UnsafePathError(LabelAuditError, ValueError):
+    """A dataset name or run id that would not be a single plain folder name under the destination."""
+
+
+@dataclass(frozen=True)
+class PublishedReport:
+    """Where a published page is.
+
+    ``location`` is the local path or the fsspec URL of the file; ``url`` is what a person opens: the base
+    URL joined with ``relative_path`` when one is configured, else a ``file://`` URL for a local folder, else
+    ``location``.
+    """
+
+    location: str
+    url: str
+    relative_path: str
+
+
+def _check_segment(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value) or ".." in value:
+        raise UnsafePathError(
+            f"{what} {value!r} cannot be used as a folder name in the reports folder: use 1-64 letters, digits, "
+            "'_', '-' or '.', starting with a letter or digit"
+        )
+    return value
+
+
+def report_relative_path(dataset: str, run_id: str) -> str:
+    """``<dataset>/<run_id>/index.html``, refusing names that could leave the reports folder."""
+    _check_segment(dataset, DATASET_NAME, "dataset name")
+    _check_segment(run_id, RUN_ID, "run id")
+    return f"{dataset}/{run_id}/{INDEX_FILE}"
+
+
+class _Destination:
+    """A folder on some fsspec filesystem, written only below its root."""
+
+    def __init__(self, destination: str | os.PathLike[str], base_url: str | None) -> None:
+        text = os.fspath(destination)
+        if "://" in text or text.startswith(("memory:", "file:")):
+            self.fs, root = fsspec.core.url_to_fs(text)
+        else:
+            self.fs, root = LocalFileSystem(), str(Path(text).expanduser().resolve())
+        self.local = isinstance(self.fs, LocalFileSystem)
+        if self.local:
+            root = str(Path(root).resolve())
+        self.root = root.rstrip("/") or "/"
+        self.base_url = base_url.rstrip("/") + "/" if base_url else None
+
+    def path(self, relative: str) -> str:
+        parts = PurePosixPath(relative).parts
+        if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts) or relative.startswith("/"):
+            raise UnsafePathError(f"refusing to write {relative!r} outside the reports folder")
+        full = f"{self.root}/{relative}" if self.root != "/" else f"/{relative}"
+        if self.local:  # a symlink inside the folder must not lead outside it either
+            resolved = Path(full).resolve()
+            if not resolved.is_relative_to(Path(self.root)):
+                raise UnsafePathError(f"refusing to write {relative!r}: it resolves outside {self.root}")
+        return full
+
+    def location(self, relative: str) -> str:
+        full = self.path(relative)
+        return full if self.local else self.fs.unstrip_protocol(full)
+
+    def url(self, relative: str) -> str:
+        if self.base_url:
+            return self.base_url + quote(relative)
+        if self.local:
+            return Path(self.path(relative)).as_uri()
+        return self.location(relative)
+
+    def published(self, relative: str) -> PublishedReport:
+        return PublishedReport(self.location(relative), self.url(relative), relative)
+
+    def write_text(self, relative: str, text: str) -> None:
+        full = self.path(relative)
+        parent = full.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        data = text.encode("utf-8")
+        if self.local:
+            tmp = Path(parent) / f".{Path(full).name}.{uuid.uuid4().hex[:8]}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, full)
+        else:
+            self.fs.pipe_file(full, data)
+
+    def replace_tree(self, local_dir: Path, relative: str) -> None:
+        """Copy the files below ``local_dir`` to ``relative`` (removing what an earlier attempt left there)."""
+        target = self.path(relative)
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+        self.fs.makedirs(target, exist_ok=True)
+        for folder, dirs, files in os.walk(local_dir, followlinks=False):
+            dirs.sort()
+            rel_folder = Path(folder).relative_to(local_dir)
+            for name in sorted(files):
+                source = Path(folder) / name
+                if source.is_symlink():  # never copy what a link points to (it may be outside the docs)
+                    continue
+                rel = (rel_folder / name).as_posix()
+                destination = self.path(f"{relative}/{rel}")
+                self.fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.put_file(str(source), destination)
+
+    def published_reports(self) -> set[str]:
+        """Relative paths of the run reports present, ``<dataset>/<run_id>/index.html``."""
+        base = "" if self.root == "/" else self.root
+        prefix = "/" + base.strip("/")
+        found = set()
+        for path in self.fs.glob(f"{base}/*/*/{INDEX_FILE}"):
+            text = "/" + str(path).lstrip("/")
+            if text.startswith(prefix.rstrip("/") + "/"):
+                found.add(text[len(prefix.rstrip("/")) + 1 :])
+        return found
+
+
+def publish_run(
+    store: AuditStore,
+    run_id: str,
+    destination: str | os.PathLike[str] = "reports",
+    base_url: str | None = None,
+    data_docs_dir: Path | None = None,
+    *,
+    max_flagged_rows: int = DEFAULT_MAX_FLAGGED_ROWS,
+) -> PublishedReport:
+    """Render the report of ``run_id`` from the database and publish it, then refresh the index.
+
+    Parameters
+    ----------
+    store : AuditStore
+        The audit database the run is stored in.
+    run_id : str
+        The run to publish; :class:`~labelaudit.errors.RunNotFoundError` if it is not stored.
+    destination : str or os.PathLike, default="reports"
+        A local folder, or an fsspec URL (``s3://bucket/reports``, ``memory://reports``, ...).
+    base_url : str, optional
+        The URL the destination is served at (``https://reports.example.org/labelaudit``); the returned
+        ``url`` is built on it. Without it, a local folder gives ``file://`` URLs.
+    data_docs_dir : Path, optional
+        The run's Great Expectations Data Docs folder; copied to ``<dataset>/<run_id>/gx/`` and linked.
+    max_flagged_rows : int, default=50_000
+        Flagged rows embedded in the page, most suspicious first.
+
+    Returns
+    -------
+    PublishedReport
+        Where the report of the run is. Earlier reports are left as they are.
+    """
+    view = load_run(store, run_id, max_flagged_rows=max_flagged_rows)
+    relative = report_relative_path(view.dataset, view.run_id)
+    target = _Destination(destination, base_url)
+    run_folder = relative.rsplit("/", 1)[0]
+    docs_href = None
+    if data_docs_dir is not None and Path(data_docs_dir).is_dir():
+        target.replace_tree(Path(data_docs_dir), f"{run_folder}/{DATA_DOCS_FOLDER}")
+        if (Path(data_docs_dir) / INDEX_FILE).is_file():
+            docs_href = f"{DATA_DOCS_FOLDER}/{INDEX_FILE}"
+    target.write_text(relative, render_run(view, index_href=f"../../{INDEX_FILE}", data_docs_href=docs_href))
+    _publish_index(store, target)
+    return target.published(relative)
+
+
+def publish_index(
+    store: AuditStore, destination: str | os.PathLike[str] = "reports", base_url: str | None = None
+) -> PublishedReport:
+    """Write ``<destination>/index.html`` listing every run per dataset, linking the reports present there."""
+    return _publish_index(store, _Destination(destination, base_url))
+
+
+def _publish_index(store: AuditStore, target: _Destination) -> PublishedReport:
+    present = target.published_reports()
+    hrefs: dict[tuple[str, str], str] = {}
+    datasets = load_index(store)
+    for dataset in datasets:
+        for run in dataset.runs:
+            try:
+                relative = report_relative_path(dataset.name, run.run_id)
+            except UnsafePathError:  # a name that cannot have a report folder simply has no link
+                continue
+            if relative in present:
+                hrefs[(dataset.name, run.run_id)] = quote(relative)
+    target.write_text(INDEX_FILE, render_index(datasets, hrefs))
+    return target.published(INDEX_FILE)
