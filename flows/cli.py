@@ -184,10 +184,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         state = "ok" if check["passed"] else "BREACHED"
         scope = "" if check["scope"] == "overall" else f"[{check['scope']}]"
         sign = "<=" if check["comparison"] == "max" else ">="
-        print(
-            f"gate       {check['threshold']}{scope}: {check['measured']:.4f} {sign} {check['limit_value']:.4f} {state}",
-            file=out,
-        )
+        measured = f"{check['measured']:.4f} {sign} {check['limit_value']:.4f}"
+        print(f"gate       {check['threshold']}{scope}: {measured} {state}", file=out)
     if summary["verdict"]:
         colour = typer.colors.GREEN if summary["verdict"] == "accepted" else typer.colors.RED
         typer.secho(f"verdict    {summary['verdict']}", fg=colour)
@@ -299,6 +297,61 @@ def reports_serve(
         server.serve_forever()
     except KeyboardInterrupt:
         server.shutdown()
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Project config listing the datasets")] = Path(
+        "labelaudit.toml"
+    ),
+    limit: Annotated[int | None, typer.Option(help="Most flow runs executed at once (default: no limit)")] = None,
+    reports_port: Annotated[
+        int, typer.Option(help="Serve the local reports folder on 127.0.0.1 at this port for the UI's links; 0: don't")
+    ] = 8765,
+) -> None:
+    """Register the config's deployments with the Prefect server and run what is triggered, until Ctrl-C.
+
+    Start `prefect server start` first and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api); without it
+    Prefect starts a temporary server that stops with this command. Then open http://127.0.0.1:4200, pick the
+    `audit` deployment and press Run.
+
+    Example: labelaudit serve --config labelaudit.toml --limit 2
+    """
+    from labelaudit.errors import LabelAuditError
+    from labelaudit.project_config import load_project_config
+
+    try:
+        project = load_project_config(config)
+    except LabelAuditError as exc:
+        _fail(exc)
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.secho(
+            "warning: PREFECT_API_URL is not set: the deployments go to a temporary server that stops with this "
+            "command. Run `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    _publish_reports_for_links(project, reports_port)
+    from flows.deployments import serve_project
+
+    serve_project(config, limit=limit)
+
+
+def _publish_reports_for_links(project: Any, port: int) -> None:
+    """Give the report links in artifacts an http:// address: the config's base URL, or a local report server."""
+    if project.project.report_base_url:
+        os.environ["LABELAUDIT_REPORT_BASE_URL"] = project.project.report_base_url
+        return
+    reports = project.locations()["reports"] or _settings().reports_dir
+    if os.environ.get("LABELAUDIT_REPORT_BASE_URL") or port == 0 or "://" in str(reports):
+        return
+    from labelaudit.report import report_server_url, serve_reports
+
+    Path(reports).mkdir(parents=True, exist_ok=True)
+    server = serve_reports(Path(reports), host="127.0.0.1", port=port)
+    threading.Thread(target=server.serve_forever, name="labelaudit-reports", daemon=True).start()
+    os.environ["LABELAUDIT_REPORT_BASE_URL"] = report_server_url(server)
+    typer.echo(f"serving reports {reports} at {os.environ['LABELAUDIT_REPORT_BASE_URL']}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

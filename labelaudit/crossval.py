@@ -65,9 +65,7 @@ def plan_folds(labels: np.ndarray, classes: list[str], *, folds: int, seed: int)
     present = np.flatnonzero(counts)
     if present.size < 2:
         only = classes[int(present[0])] if present.size else "none"
-        raise FittingError(
-            f"the batch has a single class ({only!r}); confident learning needs at least two classes"
-        )
+        raise FittingError(f"the batch has a single class ({only!r}); confident learning needs at least two classes")
     small = [(classes[i], int(counts[i])) for i in present if counts[i] < folds]
     if small:
         listed = ", ".join(f"{name!r} has {n}" for name, n in small)

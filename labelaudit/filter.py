@@ -49,9 +49,7 @@ class _Request:
             self.joint.T, n=self.min_examples_per_class, frac_noise=self.frac_noise
         )
         if self.num_to_remove_per_class is not None:
-            counts = latent.prune_counts_for_removal(
-                counts, self.num_to_remove_per_class, self.prepared.label_counts
-            )
+            counts = latent.prune_counts_for_removal(counts, self.num_to_remove_per_class, self.prepared.label_counts)
         return counts
 
 
@@ -123,8 +121,15 @@ def _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joi
         )
 
 
-def flagged_rows(prepared: core.Prepared, *, filter_by: str = "prune_by_noise_rate", frac_noise: float = 1.0,
-                 num_to_remove_per_class=None, min_examples_per_class: int = 1, confident_joint=None) -> np.ndarray:
+def flagged_rows(
+    prepared: core.Prepared,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class=None,
+    min_examples_per_class: int = 1,
+    confident_joint=None,
+) -> np.ndarray:
     """Row numbers (increasing) that :func:`find_label_issues` flags, on already validated inputs."""
     if confident_joint is not None and filter_by != "confident_learning":
         confident_joint = np.asarray(confident_joint)
@@ -188,9 +193,14 @@ def find_label_issues(
     """
     _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint, multi_label)
     prepared = core.Prepared.from_inputs(labels, pred_probs)
-    rows = flagged_rows(prepared, filter_by=filter_by, frac_noise=frac_noise,
-                        num_to_remove_per_class=num_to_remove_per_class,
-                        min_examples_per_class=min_examples_per_class, confident_joint=confident_joint)
+    rows = flagged_rows(
+        prepared,
+        filter_by=filter_by,
+        frac_noise=frac_noise,
+        num_to_remove_per_class=num_to_remove_per_class,
+        min_examples_per_class=min_examples_per_class,
+        confident_joint=confident_joint,
+    )
     if return_indices_ranked_by is not None:
         return rank_rows(prepared, rows, return_indices_ranked_by, rank_by_kwargs)
     mask = np.zeros(prepared.num_rows, dtype=bool)
@@ -230,17 +240,34 @@ class ConfidentLearningSummary:
     filter_by: str
 
 
-def summary_from_parts(*, issue_mask, label_quality, suggested_label, calibrated, label_counts, filter_by,
-                       num_issues, converge_latent_estimates=False) -> ConfidentLearningSummary:
+def summary_from_parts(
+    *,
+    issue_mask,
+    label_quality,
+    suggested_label,
+    calibrated,
+    label_counts,
+    filter_by,
+    num_issues,
+    converge_latent_estimates=False,
+) -> ConfidentLearningSummary:
     """Assemble a summary from per-row results and the calibrated joint (shared with the out-of-core path)."""
     joint = calibrated / np.clip(float(np.sum(calibrated)), a_min=latent.TINY_VALUE, a_max=None)
     py, noise, inverse = latent.latent_estimates(
         calibrated, label_counts, converge_latent_estimates=converge_latent_estimates
     )
     return ConfidentLearningSummary(
-        issue_mask=issue_mask, label_quality=label_quality, suggested_label=suggested_label,
-        confident_joint=calibrated, joint=joint, noise_matrix=noise, inverse_noise_matrix=inverse, py=py,
-        num_issues=int(num_issues), tie_rule=TIE_RULE, filter_by=filter_by,
+        issue_mask=issue_mask,
+        label_quality=label_quality,
+        suggested_label=suggested_label,
+        confident_joint=calibrated,
+        joint=joint,
+        noise_matrix=noise,
+        inverse_noise_matrix=inverse,
+        py=py,
+        num_issues=int(num_issues),
+        tie_rule=TIE_RULE,
+        filter_by=filter_by,
     )
 
 
@@ -277,13 +304,19 @@ def confident_learning_summary(
     _check_options(filter_by, frac_noise, None, None, False)
     prepared = core.Prepared.from_inputs(labels, pred_probs, keep_predicted=True)
     passed = prepared.default_pass
-    rows = flagged_rows(prepared, filter_by=filter_by, frac_noise=frac_noise,
-                        min_examples_per_class=min_examples_per_class)
+    rows = flagged_rows(
+        prepared, filter_by=filter_by, frac_noise=frac_noise, min_examples_per_class=min_examples_per_class
+    )
     mask = np.zeros(prepared.num_rows, dtype=bool)
     mask[rows] = True
     calibrated = latent.calibrate(core.raw_confident_joint(passed.counts), prepared.label_counts)
     return summary_from_parts(
-        issue_mask=mask, label_quality=prepared.self_confidence, suggested_label=passed.predicted.astype(np.intp),
-        calibrated=calibrated, label_counts=prepared.label_counts, filter_by=filter_by, num_issues=len(rows),
+        issue_mask=mask,
+        label_quality=prepared.self_confidence,
+        suggested_label=passed.predicted.astype(np.intp),
+        calibrated=calibrated,
+        label_counts=prepared.label_counts,
+        filter_by=filter_by,
+        num_issues=len(rows),
         converge_latent_estimates=converge_latent_estimates,
     )

@@ -100,8 +100,17 @@ def _planned_checks(
         )
     for label, limit in quality.max_class_label_error_rate.items():
         column = f"estimated_error_rate[{label}]"
-        planned.append(("GATE-CLASS-ERR", "max_class_label_error_rate", label, "max", float(limit), column,
-                        float(class_rates[label])))
+        planned.append(
+            (
+                "GATE-CLASS-ERR",
+                "max_class_label_error_rate",
+                label,
+                "max",
+                float(limit),
+                column,
+                float(class_rates[label]),
+            )
+        )
     return planned
 
 

@@ -109,9 +109,7 @@ def _outcome(result: Any, frame: pd.DataFrame) -> ExpectationOutcome:
     )
 
 
-def run_suite(
-    frame: pd.DataFrame, suite: dict[str, Any], *, data_docs_dir: Path | None = None
-) -> SuiteOutcome:
+def run_suite(frame: pd.DataFrame, suite: dict[str, Any], *, data_docs_dir: Path | None = None) -> SuiteOutcome:
     """Validate ``frame`` against ``suite`` (GX Core 1.x suite JSON) in an ephemeral context.
 
     With ``data_docs_dir`` the GX Data Docs site for this validation is built there.

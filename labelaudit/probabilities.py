@@ -46,7 +46,9 @@ def load_precomputed(path: str, row_ids: pd.Series, classes: list[str], *, id_co
     elif len(others) > 1:
         raise InputDataError(f"unexpected columns {[c for c in others if c != id_column]}", source=path)
     if missing:
-        raise InputDataError(f"no probability column for classes {missing} (columns: {list(frame.columns)})", source=path)
+        raise InputDataError(
+            f"no probability column for classes {missing} (columns: {list(frame.columns)})", source=path
+        )
     ids = frame[id_column].astype(str)
     duplicated = np.flatnonzero(ids.duplicated().to_numpy())
     if duplicated.size:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labelaudit.crossval import FoldPlan, FoldResult, assemble, encode_labels, fold_metrics, plan_folds
-from labelaudit.definition import DatasetBundle, Role
+from labelaudit.definition import DatasetBundle
 from labelaudit.errors import FittingError, InputDataError, LabelAuditError, SchemaValidationError
 from labelaudit.gate import GateResult, evaluate_gate
 from labelaudit.gx_runner import SuiteOutcome, outcomes_frame, run_suite

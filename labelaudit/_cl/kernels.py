@@ -67,7 +67,9 @@ def confident_thresholds(groups: LabelGroups, self_conf: np.ndarray) -> np.ndarr
     """
     sorted_conf = self_conf[groups.order]
     means = [
-        np.mean(sorted_conf[groups.starts[k] : groups.starts[k + 1]]) if groups.counts[k] else THRESHOLD_FOR_ABSENT_CLASS
+        np.mean(sorted_conf[groups.starts[k] : groups.starts[k + 1]])
+        if groups.counts[k]
+        else THRESHOLD_FOR_ABSENT_CLASS
         for k in range(len(groups.counts))
     ]
     return np.clip(means, a_min=CONFIDENT_THRESHOLDS_LOWER_BOUND, a_max=None)

@@ -105,9 +105,7 @@ def check_block(block: np.ndarray, *, row_offset: int = 0) -> BlockCheck:
     sums = block.sum(axis=1)
     deviation = np.abs(sums - 1.0)
     accept = accept_tolerance(block.dtype, block.shape[1])
-    clean = (
-        np.isfinite(lowest) and np.isfinite(highest) and lowest >= -VALUE_ATOL and highest <= 1 + RENORMALISE_ATOL
-    )
+    clean = np.isfinite(lowest) and np.isfinite(highest) and lowest >= -VALUE_ATOL and highest <= 1 + RENORMALISE_ATOL
     if clean and deviation.max(initial=0.0) <= accept:
         return BlockCheck({}, np.empty(0, dtype=np.int64), None)
     bad: dict[str, np.ndarray] = {}
@@ -130,7 +128,8 @@ def raise_for_bad_rows(bad: dict[str, list[np.ndarray]]) -> None:
         rows = np.concatenate(parts)
         if len(rows):
             raise InvalidPredProbsError(
-                _rows_message(f"pred_probs rows {reason}", rows), column="pred_probs",
+                _rows_message(f"pred_probs rows {reason}", rows),
+                column="pred_probs",
                 rows=rows[:_SHOWN_ROWS].tolist(),
             )
 
@@ -206,9 +205,7 @@ def validate_labels(labels: object, num_rows: int, num_classes: int) -> np.ndarr
     if arr.ndim != 1:
         raise InvalidLabelsError(f"labels must be 1-D, got shape {arr.shape}", column="labels")
     if len(arr) != num_rows:
-        raise InvalidLabelsError(
-            f"labels has {len(arr)} entries but pred_probs has {num_rows} rows", column="labels"
-        )
+        raise InvalidLabelsError(f"labels has {len(arr)} entries but pred_probs has {num_rows} rows", column="labels")
     if arr.dtype == bool:
         arr = arr.astype(np.int64)
     if not np.issubdtype(arr.dtype, np.integer):
@@ -216,15 +213,17 @@ def validate_labels(labels: object, num_rows: int, num_classes: int) -> np.ndarr
             raise InvalidLabelsError(f"labels must be integers, got dtype {arr.dtype}", column="labels")
         fractional = np.flatnonzero(~np.isfinite(arr) | (np.mod(arr, 1) != 0))
         if len(fractional):
-            raise InvalidLabelsError(_rows_message("labels must be integers", fractional), column="labels",
-                                     rows=fractional[:_SHOWN_ROWS].tolist())
+            raise InvalidLabelsError(
+                _rows_message("labels must be integers", fractional),
+                column="labels",
+                rows=fractional[:_SHOWN_ROWS].tolist(),
+            )
         arr = arr.astype(np.int64)
     lowest, highest = arr.min(), arr.max()
     if lowest < 0 or highest >= num_classes:
         outside = np.flatnonzero((arr < 0) | (arr >= num_classes))
         raise InvalidLabelsError(
-            _rows_message(f"labels must be in 0..{num_classes - 1} (pred_probs has {num_classes} columns)",
-                          outside),
+            _rows_message(f"labels must be in 0..{num_classes - 1} (pred_probs has {num_classes} columns)", outside),
             column="labels",
             rows=outside[:_SHOWN_ROWS].tolist(),
         )

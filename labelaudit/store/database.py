@@ -108,7 +108,9 @@ class AuditStore:
 
     @staticmethod
     def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
+        )
         current = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
         for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
             con.execute("BEGIN TRANSACTION")
@@ -195,9 +197,7 @@ class AuditStore:
                 [f"{stage}: {message}", utcnow(), run_id],
             )
 
-    def finish_run(
-        self, run_id: str, *, status: str, verdict: str | None = None, message: str | None = None
-    ) -> None:
+    def finish_run(self, run_id: str, *, status: str, verdict: str | None = None, message: str | None = None) -> None:
         with self.transaction() as con:
             self._require_run(con, run_id)
             con.execute(
@@ -220,9 +220,7 @@ class AuditStore:
         """
         host = socket.gethostname()
         with self.transaction() as con:
-            rows = con.execute(
-                "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]
-            ).fetchall()
+            rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]).fetchall()
             dead = [run_id for run_id, pid in rows if pid is not None and not _pid_alive(pid)]
             for run_id in dead:
                 con.execute(
@@ -255,9 +253,7 @@ class AuditStore:
             raise RunNotFoundError(f"no run {run_id!r}: call begin_run first")
 
     @staticmethod
-    def _record_stage(
-        con: duckdb.DuckDBPyConnection, run_id: str, stage: str, status: str, output: StageWrite
-    ) -> None:
+    def _record_stage(con: duckdb.DuckDBPyConnection, run_id: str, stage: str, status: str, output: StageWrite) -> None:
         seconds = (output.finished_at - output.started_at).total_seconds()
         con.execute("DELETE FROM run_stages WHERE run_id = ? AND stage = ?", [run_id, stage])
         con.execute(

@@ -12,10 +12,10 @@ import warnings
 import numpy as np
 import pytest
 
-cleanlab = pytest.importorskip("cleanlab")
-import cleanlab.count  # noqa: E402
-import cleanlab.filter  # noqa: E402
-import cleanlab.rank  # noqa: E402
+pytest.importorskip("cleanlab")
+import cleanlab.count
+import cleanlab.filter
+import cleanlab.rank
 
 FILTERS = (
     "prune_by_noise_rate",

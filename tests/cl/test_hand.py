@@ -90,8 +90,9 @@ def test_tie_rule_end_to_end_on_identical_rows():
 def test_ranked_ties_keep_row_order():
     labels = np.array([0, 0, 0, 1, 1])
     probs = np.array([[0.2, 0.8]] * 3 + [[0.1, 0.9]] * 2)
-    ranked = filter.find_label_issues(labels, probs, filter_by="predicted_neq_given",
-                                      return_indices_ranked_by="self_confidence")
+    ranked = filter.find_label_issues(
+        labels, probs, filter_by="predicted_neq_given", return_indices_ranked_by="self_confidence"
+    )
     np.testing.assert_array_equal(ranked, [0, 1, 2])
 
 

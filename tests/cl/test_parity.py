@@ -106,13 +106,18 @@ def test_label_quality_scores(data, method, adjust):
 
 
 @pytest.mark.parametrize(
-    "name", ("get_self_confidence_for_each_label", "get_normalized_margin_for_each_label",
-             "get_confidence_weighted_entropy_for_each_label"),
+    "name",
+    (
+        "get_self_confidence_for_each_label",
+        "get_normalized_margin_for_each_label",
+        "get_confidence_weighted_entropy_for_each_label",
+    ),
 )
 def test_per_label_score_functions(data, name):
     labels, probs = data
-    np.testing.assert_allclose(getattr(rank, name)(labels, probs), getattr(cleanlab.rank, name)(labels, probs),
-                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        getattr(rank, name)(labels, probs), getattr(cleanlab.rank, name)(labels, probs), rtol=1e-12, atol=0
+    )
 
 
 @pytest.mark.parametrize("calibrate", (False, True))
@@ -122,7 +127,10 @@ def test_confident_joint_and_off_diagonals(data, calibrate):
         labels, probs, calibrate=calibrate, return_indices_of_off_diagonals=True
     )
     theirs, theirs_idx = quiet(
-        cleanlab.count.compute_confident_joint, labels, probs, calibrate=calibrate,
+        cleanlab.count.compute_confident_joint,
+        labels,
+        probs,
+        calibrate=calibrate,
         return_indices_of_off_diagonals=True,
     )
     np.testing.assert_array_equal(ours, theirs)
@@ -138,13 +146,16 @@ def test_thresholds_bitwise(data):
 
 def test_estimates(data):
     labels, probs = data
-    np.testing.assert_array_equal(count.estimate_joint(labels, probs), quiet(cleanlab.count.estimate_joint, labels, probs))
+    np.testing.assert_array_equal(
+        count.estimate_joint(labels, probs), quiet(cleanlab.count.estimate_joint, labels, probs)
+    )
     joint = count.compute_confident_joint(labels, probs)
     for converge in (False, True):
         for py_method in ("cnt", "eqn", "marginal", "marginal_ps"):
             ours = count.estimate_latent(joint, labels, py_method=py_method, converge_latent_estimates=converge)
-            theirs = quiet(cleanlab.count.estimate_latent, joint, labels, py_method=py_method,
-                           converge_latent_estimates=converge)
+            theirs = quiet(
+                cleanlab.count.estimate_latent, joint, labels, py_method=py_method, converge_latent_estimates=converge
+            )
             for a, b in zip(ours, theirs, strict=True):
                 np.testing.assert_array_equal(a, b)
     ours = count.estimate_py_and_noise_matrices_from_probabilities(labels, probs)
@@ -156,10 +167,13 @@ def test_estimates(data):
 def test_calibrate_and_joint_from_given_confident_joint(data):
     labels, probs = data
     raw = count.compute_confident_joint(labels, probs, calibrate=False)
-    np.testing.assert_array_equal(count.calibrate_confident_joint(raw, labels),
-                                  cleanlab.count.calibrate_confident_joint(raw, labels))
-    np.testing.assert_array_equal(count.estimate_joint(labels, probs, confident_joint=raw),
-                                  cleanlab.count.estimate_joint(labels, probs, confident_joint=raw))
+    np.testing.assert_array_equal(
+        count.calibrate_confident_joint(raw, labels), cleanlab.count.calibrate_confident_joint(raw, labels)
+    )
+    np.testing.assert_array_equal(
+        count.estimate_joint(labels, probs, confident_joint=raw),
+        cleanlab.count.estimate_joint(labels, probs, confident_joint=raw),
+    )
 
 
 @pytest.mark.parametrize("method", ("off_diagonal", "off_diagonal_calibrated"))
@@ -173,8 +187,9 @@ def test_num_label_issues_custom(data):
     labels, probs = data
     joint = count.compute_confident_joint(labels, probs)
     ours = count.num_label_issues(labels, probs, confident_joint=joint, estimation_method="off_diagonal_custom")
-    theirs = quiet(cleanlab.count.num_label_issues, labels, probs, confident_joint=joint,
-                   estimation_method="off_diagonal_custom")
+    theirs = quiet(
+        cleanlab.count.num_label_issues, labels, probs, confident_joint=joint, estimation_method="off_diagonal_custom"
+    )
     assert ours == theirs
 
 
@@ -182,7 +197,9 @@ def test_num_label_issues_custom(data):
 def test_summary_shares_the_same_answers(data, filter_by):
     labels, probs = data
     summary = quiet(filter.confident_learning_summary, labels, probs, filter_by=filter_by)
-    np.testing.assert_array_equal(summary.issue_mask, quiet(filter.find_label_issues, labels, probs, filter_by=filter_by))
+    np.testing.assert_array_equal(
+        summary.issue_mask, quiet(filter.find_label_issues, labels, probs, filter_by=filter_by)
+    )
     np.testing.assert_array_equal(summary.label_quality, rank.get_label_quality_scores(labels, probs))
     np.testing.assert_array_equal(summary.suggested_label, probs.argmax(axis=1))
     np.testing.assert_array_equal(summary.confident_joint, count.compute_confident_joint(labels, probs))

@@ -44,8 +44,12 @@ def _labels(rng, probs, mode):
     return rng.integers(0, k, n)
 
 
+SMALL_K = st.sampled_from([2, 3, 7, 20])
+SMALL_N = st.integers(1, 250)
+
+
 @st.composite
-def problems(draw, classes=st.sampled_from([2, 3, 7, 20]), rows=st.integers(1, 250)):
+def problems(draw, classes=SMALL_K, rows=SMALL_N):
     k = draw(classes)
     label_mode = draw(st.sampled_from(LABEL_MODES))
     n = k * draw(st.integers(1, 3)) if label_mode == "one_per_class" else draw(rows)
@@ -78,13 +82,18 @@ def test_masks_equal_cleanlab(problem, filter_by):
 
 
 @SETTINGS
-@given(problems(), st.sampled_from(("prune_by_noise_rate", "prune_by_class", "both")),
-       st.sampled_from([0.5, 1.0]), st.integers(0, 4))
+@given(
+    problems(),
+    st.sampled_from(("prune_by_noise_rate", "prune_by_class", "both")),
+    st.sampled_from([0.5, 1.0]),
+    st.integers(0, 4),
+)
 def test_pruning_options_equal_cleanlab(problem, filter_by, frac_noise, min_examples):
     labels, probs = problem
     kwargs = {"filter_by": filter_by, "frac_noise": frac_noise, "min_examples_per_class": min_examples}
-    np.testing.assert_array_equal(quiet(filter.find_label_issues, labels, probs, **kwargs),
-                                  cl_find(labels, probs, **kwargs))
+    np.testing.assert_array_equal(
+        quiet(filter.find_label_issues, labels, probs, **kwargs), cl_find(labels, probs, **kwargs)
+    )
 
 
 @SETTINGS
@@ -97,8 +106,9 @@ def test_scores_and_ranking_equal_cleanlab(problem, method, adjust):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
     kwargs = {"return_indices_ranked_by": method, "rank_by_kwargs": {"adjust_pred_probs": adjust}}
     if method != "confidence_weighted_entropy":  # its scores may differ in the last bit, so may its order
-        np.testing.assert_array_equal(quiet(filter.find_label_issues, labels, probs, **kwargs),
-                                      cl_find(labels, probs, **kwargs))
+        np.testing.assert_array_equal(
+            quiet(filter.find_label_issues, labels, probs, **kwargs), cl_find(labels, probs, **kwargs)
+        )
 
 
 @SETTINGS
@@ -106,26 +116,37 @@ def test_scores_and_ranking_equal_cleanlab(problem, method, adjust):
 def test_counts_and_estimates_equal_cleanlab(problem):
     labels, probs = problem
     for calibrate in (False, True):
-        np.testing.assert_array_equal(count.compute_confident_joint(labels, probs, calibrate=calibrate),
-                                      quiet(cleanlab.count.compute_confident_joint, labels, probs, calibrate=calibrate))
+        np.testing.assert_array_equal(
+            count.compute_confident_joint(labels, probs, calibrate=calibrate),
+            quiet(cleanlab.count.compute_confident_joint, labels, probs, calibrate=calibrate),
+        )
     for method in ("off_diagonal", "off_diagonal_calibrated"):
         assert count.num_label_issues(labels, probs, estimation_method=method) == quiet(
-            cleanlab.count.num_label_issues, labels, probs, estimation_method=method)
-    np.testing.assert_array_equal(count.estimate_joint(labels, probs), quiet(cleanlab.count.estimate_joint, labels, probs))
+            cleanlab.count.num_label_issues, labels, probs, estimation_method=method
+        )
+    np.testing.assert_array_equal(
+        count.estimate_joint(labels, probs), quiet(cleanlab.count.estimate_joint, labels, probs)
+    )
     joint = count.compute_confident_joint(labels, probs)
-    for a, b in zip(count.estimate_latent(joint, labels, converge_latent_estimates=True),
-                    quiet(cleanlab.count.estimate_latent, joint, labels, converge_latent_estimates=True), strict=True):
+    for a, b in zip(
+        count.estimate_latent(joint, labels, converge_latent_estimates=True),
+        quiet(cleanlab.count.estimate_latent, joint, labels, converge_latent_estimates=True),
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=max(6, EXAMPLES // 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(problems(classes=st.just(1000), rows=st.integers(1000, 2500)),
-       st.sampled_from(("prune_by_noise_rate", "both", "confident_learning", "low_normalized_margin")))
+@given(
+    problems(classes=st.just(1000), rows=st.integers(1000, 2500)),
+    st.sampled_from(("prune_by_noise_rate", "both", "confident_learning", "low_normalized_margin")),
+)
 def test_thousand_classes(problem, filter_by):
     labels, probs = problem
     np.testing.assert_array_equal(
         quiet(filter.find_label_issues, labels, probs, filter_by=filter_by),
         cl_find(labels, probs, filter_by=filter_by),
     )
-    np.testing.assert_array_equal(count.compute_confident_joint(labels, probs),
-                                  quiet(cleanlab.count.compute_confident_joint, labels, probs))
+    np.testing.assert_array_equal(
+        count.compute_confident_joint(labels, probs), quiet(cleanlab.count.compute_confident_joint, labels, probs)
+    )

@@ -41,7 +41,8 @@ def test_batch_within_expectations_is_accepted(project: Project) -> None:
 
 
 def test_every_row_is_scored_and_flagged_rows_view_matches(project: Project) -> None:
-    code, summary, _ = audit_json(project, project.data / "penguins" / "penguins_noisy.csv")
+    code, summary, stderr = audit_json(project, project.data / "penguins" / "penguins_noisy.csv")
+    assert code == 1, stderr
     run_id = summary["run_id"]
 
     scores = query(project.database, "SELECT * FROM scores WHERE run_id = ? ORDER BY row_idx", [run_id])
@@ -65,7 +66,9 @@ def test_rerun_replaces_that_run_and_leaves_others_alone(project: Project) -> No
     _, first, _ = audit_json(project, project.data / "penguins" / "penguins_batch.csv")
     _, second, _ = audit_json(project, project.data / "penguins" / "penguins_noisy.csv")
     before = stored_counts(project.database)
-    second_scores = query(project.database, "SELECT * FROM scores WHERE run_id = ? ORDER BY row_idx", [second["run_id"]])
+    second_scores = query(
+        project.database, "SELECT * FROM scores WHERE run_id = ? ORDER BY row_idx", [second["run_id"]]
+    )
 
     _, again, _ = audit_json(project, project.data / "penguins" / "penguins_batch.csv", "--run-id", first["run_id"])
 

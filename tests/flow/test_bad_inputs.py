@@ -146,7 +146,9 @@ def test_bad_precomputed_probabilities_are_refused(audited, tmp_path: Path, muta
     project, good_run, before = audited
     probs = _probabilities(_sample(), tmp_path, mutate)
 
-    code, _, stderr = audit_json(project, project.data / "penguins" / "penguins_batch.csv", "--probabilities", str(probs))
+    code, _, stderr = audit_json(
+        project, project.data / "penguins" / "penguins_batch.csv", "--probabilities", str(probs)
+    )
 
     message = " ".join(stderr.split())
     assert code == 2, message
@@ -159,11 +161,15 @@ def test_precomputed_probabilities_skip_fitting(audited, tmp_path: Path) -> None
     project, _, _ = audited
     probs = _probabilities(_sample(), tmp_path, lambda t: t)
 
-    code, summary, stderr = audit_json(project, project.data / "penguins" / "penguins_batch.csv", "--probabilities", str(probs))
+    code, summary, stderr = audit_json(
+        project, project.data / "penguins" / "penguins_batch.csv", "--probabilities", str(probs)
+    )
 
     assert code in (0, 1), stderr
     folds = query(project.database, "SELECT fold FROM oof_probs WHERE run_id = ?", [summary["run_id"]])
     assert len(folds) == 344 and folds["fold"].isna().all()
-    stage = query(project.database, "SELECT message FROM run_stages WHERE run_id = ? AND stage = 'fit'", [summary["run_id"]])
+    stage = query(
+        project.database, "SELECT message FROM run_stages WHERE run_id = ? AND stage = 'fit'", [summary["run_id"]]
+    )
     assert "precomputed" in stage["message"][0]
     assert json.dumps(summary)  # serialisable

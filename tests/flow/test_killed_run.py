@@ -61,7 +61,7 @@ def test_killed_run_leaves_no_partial_output(project: Project) -> None:
     assert {"ingest", "validate"} <= completed and "score" not in completed
     for table in ["oof_probs", "scores", "noise_matrix", "class_metrics", "run_metrics", "gate_results"]:
         count = query(project.database, f"SELECT count(*) AS n FROM {table} WHERE run_id = 'killed-run'")["n"][0]
-        owner_done = (table == "oof_probs" and "fit" in completed)
+        owner_done = table == "oof_probs" and "fit" in completed
         assert count == 0 or owner_done, table
     if "fit" in completed:  # killed after fitting committed: its output is whole
         n = query(project.database, "SELECT count(*) AS n FROM oof_probs WHERE run_id = 'killed-run'")["n"][0]

@@ -14,7 +14,7 @@ from labelaudit.ingest import file_sha256, read_batch
 
 def test_csv_keeps_ids_and_labels_as_written(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
-    path.write_text("id,label,x,text\n007,1,1.5,hello\n010,2,,\"a, b\"\n")
+    path.write_text('id,label,x,text\n007,1,1.5,hello\n010,2,,"a, b"\n')
 
     frame, info = read_batch(str(path), string_columns=("id", "label"))
 

@@ -18,8 +18,14 @@ from labelaudit.store.database import utcnow
 
 def _batches(rows: int = 3) -> pd.DataFrame:
     return pd.DataFrame(
-        {"path": ["a.csv"], "sha256": ["ab" * 32], "bytes": [10], "rows": [rows], "format": ["csv"],
-         "ingested_at": [utcnow()]}  # fmt: skip
+        {
+            "path": ["a.csv"],
+            "sha256": ["ab" * 32],
+            "bytes": [10],
+            "rows": [rows],
+            "format": ["csv"],
+            "ingested_at": [utcnow()],
+        }
     )
 
 
@@ -41,7 +47,7 @@ def test_a_failing_stage_write_stores_nothing_of_it(tmp_path: Path) -> None:
     store.write_stage(run, "ingest", StageWrite({"batches": _batches(), "ingested_rows": _rows(3)}, utcnow()))
     broken = _rows(5).assign(row_idx=["x"] * 5)  # not an integer: the insert fails half-way through the stage
 
-    with pytest.raises(Exception, match="(?i)convert|cast"):
+    with pytest.raises(Exception, match=r"(?i)convert|cast"):
         store.write_stage(run, "ingest", StageWrite({"batches": _batches(5), "ingested_rows": broken}, utcnow()))
 
     assert store.query("SELECT count(*) AS n FROM ingested_rows")["n"][0] == 3

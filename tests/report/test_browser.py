@@ -1,0 +1,317 @@
+"""The published pages in headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+Every page is opened both from the file system (``file://``) and from :func:`serve_reports` on loopback, at a
+desktop and a phone width. Each visit records console messages, page errors, dialogs and every request, and
+fails on any error or any request other than the page itself. Screenshots go to
+``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Thread
+
+import pytest
+from playwright.sync_api import expect
+
+from labelaudit.report import report_server_url, serve_reports
+from tests.report.builders import HOSTILE_COLUMN, HOSTILE_ID, HOSTILE_LABEL, HOSTILE_TEXTS, LONG_TEXT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium. Install it with "
+            "`apt-get install -y chromium` (.ci/run does this); `playwright install` does not work here.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def served(published) -> Iterator[str]:
+    server = serve_reports(published.root, port=0)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield report_server_url(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@dataclass
+class Visit:
+    """One page and everything it did."""
+
+    page: object
+    url: str
+    console: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.console == [], f"console errors/warnings on {self.url}: {self.console}"
+        assert self.dialogs == [], f"the page opened dialogs (script ran from the data?): {self.dialogs}"
+        others = [r for r in self.requests if r != self.url and not r.startswith("blob:")]
+        assert others == [], f"requests beyond the page itself: {others}"
+
+
+@pytest.fixture
+def visit(browser) -> Iterator[object]:
+    contexts = []
+
+    def open_page(url: str, viewport: str = "desktop") -> Visit:
+        context = browser.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        seen = Visit(page, url)
+        page.on("console", lambda m: seen.console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: seen.console.append(f"pageerror: {e}"))
+        page.on("request", lambda r: seen.requests.append(r.url))
+        page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.wait_for_load_state("load")
+        return seen
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _url(published, served: str, origin: str, relative: str) -> str:
+    if origin == "file":
+        return (published.root / relative).as_uri()
+    return served + relative
+
+
+@pytest.mark.parametrize("origin", ["file", "http"])
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize("which", ["index", "hostile", "failed"])
+def test_pages_load_cleanly_offline(visit, published, served, screenshots, origin, viewport, which):
+    relative = "index.html" if which == "index" else published.reports[which].relative_path
+    seen = visit(_url(published, served, origin, relative), viewport)
+    page = seen.page
+    page.screenshot(path=str(screenshots / f"{which}-{origin}-{viewport}.png"), full_page=which != "hostile")
+    if which == "hostile":
+        page.locator("#flagged").screenshot(path=str(screenshots / f"{which}-flagged-{origin}-{viewport}.png"))
+    assert page.evaluate("window.__xss") is None
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS[viewport]["width"] + 1, "the page scrolls sideways (only tables may)"
+    seen.assert_clean()
+
+
+def test_index_links_open_each_report(visit, published, served, audit):
+    seen = visit(served + "index.html")
+    page = seen.page
+    for run in (audit.accepted, audit.failed, audit.big):
+        page.locator(f'a[href="{run.dataset}/{run.run_id}/index.html"]').click()
+        page.wait_for_load_state("load")
+        assert page.url == f"{served}{run.dataset}/{run.run_id}/index.html"
+        assert run.run_id in page.locator("header .subtitle").inner_text()
+        page.locator("nav.crumbs a").click()
+        page.wait_for_load_state("load")
+    assert page.locator("table.runs tbody tr").count() == 5
+    assert page.locator("svg.sparkline").count() == 2
+    seen.requests = [r for r in seen.requests if r.startswith(served)]
+    assert all(r.startswith(served) for r in seen.requests)
+    assert [c for c in seen.console if "error" in c] == []
+
+
+def test_hostile_values_render_as_text(visit, published):
+    seen = visit(Path(published.reports["hostile"].location).as_uri())
+    page = seen.page
+    table = page.locator("#flagged-table")
+    for text in HOSTILE_TEXTS:
+        assert table.get_by_text(text, exact=True).count() >= 1, text
+    assert table.get_by_text(HOSTILE_ID, exact=True).count() == 1
+    assert table.locator("th", has_text=HOSTILE_COLUMN).count() == 1
+    assert page.locator("table.classes th", has_text=HOSTILE_LABEL).count() == 1
+    assert table.locator("img, b, i, script").count() == 0
+    # the 5,000-character text is cut in the cell and whole on demand
+    long_cell = table.locator("details.long").first
+    assert long_cell.locator("summary").inner_text().endswith("…")
+    assert not long_cell.locator(".full").is_visible()
+    long_cell.locator("summary").click()
+    assert long_cell.locator(".full").inner_text() == LONG_TEXT.strip()
+    assert page.evaluate("window.__xss") is None
+    seen.assert_clean()
+
+
+def test_numbers_match_duckdb(visit, published, audit):
+    seen = visit(Path(published.reports["hostile"].location).as_uri())
+    page = seen.page
+    m = audit.store.query("SELECT * FROM run_metrics WHERE run_id = ?", [audit.hostile.run_id]).iloc[0]
+    assert page.locator('[data-metric="rows"]').inner_text() == f"{m['rows']:,}"
+    assert page.locator('[data-metric="flagged"]').inner_text() == f"{m['flagged']:,}"
+    assert page.locator('[data-metric="estimated_error_rate"]').inner_text() == f"{m['estimated_error_rate'] * 100:.2f}%"
+    assert page.locator('[data-metric="oof_accuracy"]').inner_text() == f"{m['oof_accuracy'] * 100:.2f}%"
+    classes = audit.store.query(
+        "SELECT c.label, m.estimated_error_rate FROM class_metrics m JOIN classes c USING (run_id, label) "
+        "WHERE run_id = ? ORDER BY c.class_idx",
+        [audit.hostile.run_id],
+    )
+    shown = page.locator("table.classes tbody tr").all()
+    assert [r.locator("th").inner_text() for r in shown] == classes["label"].tolist()
+    assert [r.locator("[data-class-error]").inner_text() for r in shown] == [
+        f"{v * 100:.2f}%" for v in classes["estimated_error_rate"]
+    ]
+    gate = audit.store.query("SELECT count(*) AS n FROM gate_results WHERE run_id = ?", [audit.hostile.run_id])
+    assert page.locator("table.gate tbody tr").count() == gate["n"].iloc[0]
+    flagged = audit.store.query(
+        "SELECT row_id FROM flagged_rows WHERE run_id = ? ORDER BY issue_rank LIMIT 100", [audit.hostile.run_id]
+    )
+    ids = page.locator("#flagged-table tbody tr td:nth-child(2)").all_inner_texts()
+    assert ids == flagged["row_id"].tolist()
+    seen.assert_clean()
+
+
+def test_table_sorts_and_filters(visit, published, audit):
+    seen = visit(Path(published.reports["hostile"].location).as_uri(), "phone")
+    page = seen.page
+    rows = page.locator("#flagged-table tbody tr")
+    scores = lambda: [float(t) for t in page.locator("#flagged-table tbody td:nth-child(5)").all_inner_texts()]  # noqa: E731
+    header = page.locator("#flagged-table thead th").nth(4)
+    header.locator("button").click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    assert scores() == sorted(scores())
+    header.locator("button").click()
+    assert header.get_attribute("aria-sort") == "descending"
+    descending = scores()
+    assert descending == sorted(descending, reverse=True) and descending[0] > 0.01
+    # sort by a text column of the row's own fields
+    page.locator("#flagged-table thead th", has_text="channel").locator("button").click()
+    channels = page.locator("#flagged-table tbody td:nth-child(9)").all_inner_texts()
+    assert channels == sorted(channels)
+
+    page.locator("#flagged-filter").fill("onerror")
+    expected = audit.store.query(
+        """SELECT count(*) AS n FROM scores s JOIN ingested_rows r USING (run_id, row_idx)
+           WHERE s.run_id = ? AND s.is_issue AND (lower(r.record::VARCHAR) LIKE '%onerror%'
+                                                  OR lower(s.row_id) LIKE '%onerror%')""",
+        [audit.hostile.run_id],
+    )["n"].iloc[0]
+    expect(rows).to_have_count(int(expected))
+    assert expected == 4  # two texts, the hostile id, and the "onerror= note
+    assert "of 4 matching" in page.locator("#flagged-status").inner_text()
+    page.locator("#flagged-filter").fill("")
+    expect(rows).to_have_count(100)
+    page.locator("#flagged-given").select_option(HOSTILE_LABEL)
+    given = page.locator("#flagged-table tbody td:nth-child(3)").all_inner_texts()
+    n = audit.store.query(
+        "SELECT count(*) AS n FROM flagged_rows WHERE run_id = ? AND given_label = ?", [audit.hostile.run_id, HOSTILE_LABEL]
+    )["n"].iloc[0]
+    assert set(given) == {HOSTILE_LABEL} and len(given) == n
+    page.locator("#flagged-given").select_option("")
+    page.locator("#flagged-filter").fill("no row contains this")
+    expect(rows).to_have_count(0)
+    assert "No flagged row matches" in page.locator("#flagged-status").inner_text()
+    seen.assert_clean()
+
+
+def test_csv_download_holds_the_flagged_rows(visit, published, audit, tmp_path, screenshots):
+    seen = visit(Path(published.reports["hostile"].location).as_uri())
+    page = seen.page
+    with page.expect_download() as info:
+        page.locator("#download-all").click()
+    download = info.value
+    assert download.suggested_filename == f"reviews-{audit.hostile.run_id}-flagged.csv"
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    shutil.copy(target, screenshots.parent / target.name)  # kept as a test artifact beside the screenshots
+    with target.open(encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.reader(handle))
+    header, body = table[0], table[1:]
+    assert header[:6] == ["rank", "id", "given", "suggested", "score", "suggested prob"]
+    assert header[6:] == ["text", "stars", "channel", HOSTILE_COLUMN]
+    expected = audit.store.query(
+        """SELECT s.issue_rank, s.row_id, s.given_label, s.suggested_label, s.label_quality, r.record
+           FROM scores s JOIN ingested_rows r USING (run_id, row_idx)
+           WHERE s.run_id = ? AND s.is_issue ORDER BY s.issue_rank""",
+        [audit.hostile.run_id],
+    )
+    assert len(body) == len(expected) == 150
+    for got, want in zip(body, expected.itertuples(index=False), strict=True):
+        assert got[:4] == [str(want.issue_rank), want.row_id, want.given_label, want.suggested_label]
+        assert float(got[4]) == pytest.approx(want.label_quality)
+        record = json.loads(want.record)
+        text = record["text"]
+        assert got[6] == ("'" + text if text.startswith("=") else text)  # formulas are defused
+    # the filtered download holds what the filter shows
+    page.locator("#flagged-filter").fill("script")
+    expect(page.locator("#download-filtered")).to_have_text("Download the 2 matching rows (CSV)")
+    with page.expect_download() as info:
+        page.locator("#download-filtered").click()
+    filtered = list(csv.reader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8-sig"))))
+    assert len(filtered) == 1 + 2
+    seen.assert_clean()
+
+
+def test_ten_thousand_flagged_rows_stay_responsive(visit, published, audit, screenshots):
+    location = Path(published.reports["big"].location)
+    seen = visit(location.as_uri())
+    page = seen.page
+    timing = page.evaluate(
+        "(() => { const t = performance.getEntriesByType('navigation')[0]; return t.loadEventEnd - t.startTime; })()"
+    )
+    assert timing < 5000, f"the 10k-row report took {timing:.0f} ms to load"
+    status = page.locator("#flagged-status")
+    assert status.inner_text() == "Showing rows 1–100 of 10,000."
+    assert page.locator("#flagged-table tbody tr").count() == 100
+    page.locator("#flagged-pager [data-page=next]").click()
+    assert status.inner_text() == "Showing rows 101–200 of 10,000."
+    page.locator("#flagged-pager [data-page=last]").click()
+    assert status.inner_text() == "Showing rows 9,901–10,000 of 10,000."
+    assert page.locator("#flagged-page").inner_text() == "Page 100 of 100"
+    # sorting and filtering all 10,000 rows takes well under a frame budget of a second
+    elapsed = page.evaluate(
+        """() => { const t0 = performance.now();
+                   document.querySelectorAll('#flagged-table thead th button')[4].click();
+                   return performance.now() - t0; }"""
+    )
+    assert elapsed < 1000, f"sorting 10k rows took {elapsed:.0f} ms"
+    page.locator("#flagged-filter").fill("broken")
+    expect(status).to_contain_text("matching")
+    assert page.locator("#flagged-table tbody tr").count() == 100
+    page.screenshot(path=str(screenshots / "big-10k-desktop.png"))
+    seen.assert_clean()
+
+
+def test_print_layout_hides_controls(visit, published, screenshots):
+    seen = visit(Path(published.reports["hostile"].location).as_uri())
+    page = seen.page
+    page.emulate_media(media="print")
+    assert not page.locator("#flagged-controls").is_visible()
+    assert not page.locator("#flagged-pager").is_visible()
+    assert page.locator("#figure-noise svg").is_visible()
+    page.pdf(path=str(screenshots / "hostile-print.pdf"))
+    seen.assert_clean()
