@@ -23,6 +23,8 @@ from labelaudit.store import AuditStore
 from tasks.artifacts import publish_artifacts
 from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
 from tasks.ingest import ingest, validate_schema
+from tasks.labelers import prepare_labels, profile_labelers
+from tasks.labelers import score as score_with_reviews
 from tasks.publish import publish_report
 from tasks.runs import finish_run, start_run
 from tasks.score import quality_gate, score
@@ -66,6 +68,7 @@ def audit(
     expectations: str | None = None,
     data_docs: bool = True,
     task_runner: TaskRunnerConfig | None = None,
+    annotations: str | None = None,
 ) -> State:
     """Audit one labelled batch and fail when it breaches its dataset's quality thresholds.
 
@@ -84,6 +87,9 @@ def audit(
         task_runner: Where the folds run: empty for the flow's thread pool, {"kind": "threads", "max_workers": 2},
             or {"kind": "dask"} for a local Dask cluster ({"kind": "dask", "address": "tcp://host:8786"} for an
             existing one).
+        annotations: Long-format annotations file (item id, annotator id, label[, timestamp]; column names in
+            dataset.json's "annotations" block): the majority vote becomes the label fitted, then CROWDLAB
+            consensus and labeler profiles are stored (stages "labels" and "labelers").
     """
     logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
@@ -98,6 +104,8 @@ def audit(
         "thresholds": bundle.quality.model_dump(),
         "seed": bundle.definition.seed,
         "filter_by": bundle.definition.filter_by,
+        "label_column": bundle.definition.label_column,
+        "annotations": annotations,
     }
     run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
     staging = Path(tempfile.mkdtemp(prefix="labelaudit-"))
@@ -106,6 +114,9 @@ def audit(
         # -- ingest and schema -------------------------------------------------------------------------------
         batch = ingest(store, run_id, source, bundle)
         validate_schema(store, run_id, batch, bundle, docs_dir)
+        # -- the labels to fit: majority vote of the annotations, confirmed review corrections -----------------
+        label_inputs = prepare_labels(store, run_id, batch, bundle, annotations)
+        batch, bundle = label_inputs.batch, label_inputs.bundle
         # -- out-of-fold probabilities ---------------------------------------------------------------------------
         inputs = plan_fit(store, run_id, batch, bundle, probabilities is not None)
         if probabilities is not None:
@@ -129,12 +140,14 @@ def audit(
             probs, metrics = store_fit(store, run_id, inputs, results)
         # -- confident learning and the gate ---------------------------------------------------------------------
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
-        scored = score(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
+        scorer = score if bundle.quality.flag_cutoff_from_reviews is None else score_with_reviews
+        scored = scorer(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
+        profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
         verdict = quality_gate(store, run_id, scored, bundle)
-        # -- report first, then the verdict ----------------------------------------------------------------------
-        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
+        # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------
         status = "completed" if verdict.passed else "rejected"
         finish_run(store, run_id, status, verdict.verdict, verdict.message())
+        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
         _artifacts(store, run_id, published.url)
     except LabelAuditError as exc:
         logger.error("run %s failed: %s", run_id, exc)

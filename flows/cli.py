@@ -29,6 +29,11 @@ app = typer.Typer(
 )
 reports_app = typer.Typer(help="Work with the published HTML reports.", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
+review_app = typer.Typer(
+    help="The review loop: flagged rows out to reviewers, their verdicts back in, and what they measure.",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
 
 DatabaseOption = Annotated[
     Path | None, typer.Option("--db", help="DuckDB file [env LABELAUDIT_DB; default ./labelaudit.duckdb]")
@@ -115,6 +120,10 @@ def audit(
     db: DatabaseOption = None,
     reports: ReportsOption = None,
     expectations: ExpectationsOption = None,
+    annotations: Annotated[
+        str | None,
+        typer.Option(help="Long-format annotations (item id, annotator id, label): majority vote, CROWDLAB, labelers"),
+    ] = None,
 ) -> None:
     """Audit one batch: validate, fit out-of-fold, score with confident learning, publish the report, gate.
 
@@ -143,6 +152,7 @@ def audit(
         reports=settings.reports_dir,
         expectations=str(settings.expectations_dir),
         data_docs=data_docs,
+        annotations=annotations,
         return_state=True,
     )
     _report_outcome(state, settings, run_id, as_json)
@@ -305,6 +315,7 @@ def serve(
         "labelaudit.toml"
     ),
     limit: Annotated[int | None, typer.Option(help="Most flow runs executed at once (default: no limit)")] = None,
+    poll_seconds: Annotated[float, typer.Option(help="How often to ask the server for runs to start")] = 2.0,
     reports_port: Annotated[
         int, typer.Option(help="Serve the local reports folder on 127.0.0.1 at this port for the UI's links; 0: don't")
     ] = 8765,
@@ -334,7 +345,7 @@ def serve(
     _publish_reports_for_links(project, reports_port)
     from flows.deployments import serve_project
 
-    serve_project(config, limit=limit)
+    serve_project(config, limit=limit, poll_seconds=poll_seconds)
 
 
 def _publish_reports_for_links(project: Any, port: int) -> None:
@@ -352,6 +363,124 @@ def _publish_reports_for_links(project: Any, port: int) -> None:
     threading.Thread(target=server.serve_forever, name="labelaudit-reports", daemon=True).start()
     os.environ["LABELAUDIT_REPORT_BASE_URL"] = report_server_url(server)
     typer.echo(f"serving reports {reports} at {os.environ['LABELAUDIT_REPORT_BASE_URL']}")
+
+
+def _store(db: Path | None) -> Any:
+    from labelaudit.store import AuditStore
+
+    settings = _settings(database=db)
+    if not settings.database.exists():
+        _fail(FileNotFoundError(f"no database at {settings.database}; run an audit first"))
+    return AuditStore(settings.database, lock_timeout=settings.lock_timeout)
+
+
+@app.command("export")
+def export_cleaned(
+    run_id: Annotated[str, typer.Argument(help="Run id")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Cleaned file to write (.parquet, .csv or .tsv)")],
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="remove: drop flagged rows | relabel: apply suggested labels at or above --threshold | "
+            "consensus: CROWDLAB consensus labels (runs with --annotations)"
+        ),
+    ] = "remove",
+    threshold: Annotated[float, typer.Option(help="Minimum suggested-label probability for relabel")] = 0.9,
+    db: DatabaseOption = None,
+) -> None:
+    """Write a cleaned copy of a run's data set and record the choice with the run (table exports).
+
+    Example: labelaudit export 20261124-120301-a1b2c3 --strategy relabel --threshold 0.9 --output cleaned.parquet
+    """
+    from labelaudit.errors import LabelAuditError
+    from labelaudit.feedback import export_run
+
+    if strategy not in ("remove", "relabel", "consensus"):
+        _fail(ValueError(f"--strategy must be remove, relabel or consensus, not {strategy!r}"))
+    try:
+        path, record = export_run(_store(db), run_id, strategy=strategy, output=output, threshold=threshold)
+    except LabelAuditError as exc:
+        _fail(exc)
+    typer.echo(
+        f"wrote {path}: {record.rows_out} of {record.rows_in} rows, {record.rows_removed} removed, "
+        f"{record.labels_changed} labels changed ({record.strategy})"
+    )
+
+
+@review_app.command("export")
+def review_export(
+    run_id: Annotated[str, typer.Argument(help="Run id")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write for reviewers")],
+    db: DatabaseOption = None,
+) -> None:
+    """Write a run's flagged rows for reviewers: fill in verdict (error | correct | unsure) and corrected_label.
+
+    Example: labelaudit review export 20261124-120301-a1b2c3 --output review.csv
+    """
+    from labelaudit.errors import LabelAuditError
+    from labelaudit.feedback import write_review_sheet
+
+    try:
+        path, rows = write_review_sheet(_store(db), run_id, output)
+    except LabelAuditError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {rows} flagged rows to {path}; fill in verdict and corrected_label, then run")
+    typer.echo(f"  labelaudit review import {path} --run {run_id}")
+
+
+@review_app.command("import")
+def review_import(
+    path: Annotated[Path, typer.Argument(help="The reviewed CSV")],
+    run_id: Annotated[str, typer.Option("--run", help="The run whose flags were reviewed")],
+    reviewer: Annotated[str | None, typer.Option(help="Who reviewed (stored with each verdict)")] = None,
+    db: DatabaseOption = None,
+) -> None:
+    """Validate reviewers' verdicts and store them all in one transaction (nothing on any error).
+
+    Example: labelaudit review import review.csv --run 20261124-120301-a1b2c3 --reviewer alice
+    """
+    from labelaudit.errors import LabelAuditError
+    from labelaudit.feedback import import_verdicts
+
+    try:
+        result = import_verdicts(_store(db), path, run_id=run_id, reviewer=reviewer)
+    except LabelAuditError as exc:
+        _fail(exc)
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in result.counts.items())
+    if result.already_imported:
+        typer.echo(f"{path} was already imported for run {run_id} (import {result.import_id}); nothing changed")
+    else:
+        typer.echo(f"stored {result.stored} verdicts ({counts}) for run {run_id} (import {result.import_id})")
+
+
+@review_app.command("stats")
+def review_stats(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name")],
+    target: Annotated[float, typer.Option(help="Target flag precision for the cut-off")] = 0.9,
+    min_verdicts: Annotated[int, typer.Option(help="Decided verdicts needed before a cut-off is given")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    db: DatabaseOption = None,
+) -> None:
+    """Measured flag precision by score band and per run, and the score cut-off reaching the target precision.
+
+    Example: labelaudit review stats --dataset penguins --target 0.9
+    """
+    from labelaudit.feedback import dataset_verdicts
+    from labelaudit.feedback import review_stats as compute
+
+    stats = compute(dataset_verdicts(_store(db), dataset), dataset, target=target, min_verdicts=min_verdicts)
+    if as_json:
+        typer.echo(json.dumps(_plain(stats.to_dict()), indent=2))
+        return
+    typer.echo(f"{stats.n_verdicts} verdicts for {dataset}")
+    for band in stats.bands.itertuples():
+        precision = "–" if band.precision != band.precision else f"{band.precision:.0%}"
+        typer.echo(f"score {band.lower:.2f}-{band.upper:.2f}: {band.n_reviewed:4d} reviewed, precision {precision}")
+    cut = stats.cutoff
+    if cut.cutoff is None:
+        typer.echo(f"cut-off    none: {cut.reason}")
+    else:
+        typer.echo(f"cut-off    score <= {cut.cutoff:.4f}: precision {cut.precision:.0%} on {cut.n_flagged} verdicts")
 
 
 def main() -> None:  # pragma: no cover - console entry point

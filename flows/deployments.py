@@ -82,9 +82,13 @@ def build_deployments(config: ProjectConfig) -> list[RunnerDeployment]:
     return deployments
 
 
-def serve_project(config_path: str | Path, *, limit: int | None = None) -> None:
-    """Register the config's deployments with the Prefect API and run their flow runs until interrupted."""
+def serve_project(config_path: str | Path, *, limit: int | None = None, poll_seconds: float = 2.0) -> None:
+    """Register the config's deployments with the Prefect API and run their flow runs until interrupted.
+
+    ``poll_seconds`` is how often the server is asked for runs to start (Prefect's default is 10 s, which is
+    also the worst-case delay between pressing Run in the UI and the run starting).
+    """
     from prefect import serve
 
     config = load_project_config(config_path)
-    serve(*build_deployments(config), limit=limit, print_starting_message=True)
+    serve(*build_deployments(config), limit=limit, print_starting_message=True, query_seconds=poll_seconds)

@@ -33,6 +33,7 @@ def build_task_runner(config: TaskRunnerConfig) -> TaskRunner[Any]:
             "n_workers": config.n_workers,
             "threads_per_worker": config.threads_per_worker,
             "processes": True,
+            "host": "127.0.0.1",  # scheduler and workers on loopback only
             "dashboard_address": None,
         }
     )

@@ -49,6 +49,22 @@ class ModelSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class AnnotationsSpec(BaseModel):
+    """Column names of a long-format annotations file (one row per item, annotator and label).
+
+    Given to an audit with ``--annotations FILE``; without this block in ``dataset.json`` the defaults below
+    apply. ``item_column`` holds the batch's row ids (the definition's ``id_column``). With a
+    ``timestamp_column``, an annotator's latest label of an item counts; without one, a repeated
+    (item, annotator) pair is an error.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    item_column: str = "item_id"
+    annotator_column: str = "annotator_id"
+    label_column: str = "label"
+    timestamp_column: str | None = None
+
+
 class DatasetDefinition(BaseModel):
     """The contents of ``dataset.json``.
 
@@ -68,6 +84,7 @@ class DatasetDefinition(BaseModel):
     seed: int = 0
     model: ModelSpec = Field(default_factory=ModelSpec)
     filter_by: str = "prune_by_noise_rate"
+    annotations: AnnotationsSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -102,6 +119,23 @@ class DatasetDefinition(BaseModel):
         return [f.name for f in self.features if f.role == role]
 
 
+class ReviewCutoffOption(BaseModel):
+    """``quality.json``'s ``flag_cutoff_from_reviews``: flag only where reviewers found the flags precise.
+
+    When set, an audit computes from every review verdict stored for the dataset so far the label-quality
+    cut-off whose flags reached ``target_precision`` (:func:`labelaudit.review.cutoff_for_target_precision`)
+    and then flags a row only if confident learning flags it AND its score is at or below that cut-off
+    (a restriction of CL's mask, never an extension: verdicts exist only for rows CL flagged). With fewer than
+    ``min_verdicts`` decided verdicts, or no cut-off reaching the target, CL's mask is used unchanged; the score
+    stage's message says which happened.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    target_precision: float = Field(default=0.9, gt=0, le=1)
+    min_verdicts: int = Field(default=20, ge=1)
+    min_flagged: int = Field(default=10, ge=1)
+
+
 class QualityThresholds(BaseModel):
     """The contents of ``quality.json``: the gate a batch must pass.
 
@@ -113,6 +147,7 @@ class QualityThresholds(BaseModel):
     max_class_label_error_rate: dict[str, float] = Field(default_factory=dict)
     max_flagged_rate: float | None = Field(default=None, ge=0, le=1)
     min_oof_accuracy: float | None = Field(default=None, ge=0, le=1)
+    flag_cutoff_from_reviews: ReviewCutoffOption | None = None
 
     @field_validator("max_class_label_error_rate")
     @classmethod

@@ -214,9 +214,9 @@ class ConfidentLearningSummary:
 
     Attributes
     ----------
-    issue_mask : np.ndarray (N,) bool
-    label_quality : np.ndarray (N,) float, self-confidence of the given label
-    suggested_label : np.ndarray (N,) int, argmax of each row (first maximum)
+    issue_mask : np.ndarray (N,) bool, or None when the rows were written out (see `output`)
+    label_quality : np.ndarray (N,) float, self-confidence of the given label (None when written out)
+    suggested_label : np.ndarray (N,) int, argmax of each row, first maximum (None when written out)
     confident_joint : np.ndarray (K, K) int, calibrated counts ``[given, true]``
     joint : np.ndarray (K, K) float, ``P(given, true)``, rows = given, columns = true
     noise_matrix : np.ndarray (K, K), ``P(given | true)``, columns sum to 1
@@ -225,11 +225,13 @@ class ConfidentLearningSummary:
     num_issues : int, ``issue_mask.sum()``
     tie_rule : str, how rows tied at a cut-off were chosen
     filter_by : str, the method used
+    num_rows : int, N
+    output : str or None, where the per-row results were written by the out-of-core path
     """
 
-    issue_mask: np.ndarray
-    label_quality: np.ndarray
-    suggested_label: np.ndarray
+    issue_mask: np.ndarray | None
+    label_quality: np.ndarray | None
+    suggested_label: np.ndarray | None
     confident_joint: np.ndarray
     joint: np.ndarray
     noise_matrix: np.ndarray
@@ -238,6 +240,8 @@ class ConfidentLearningSummary:
     num_issues: int
     tie_rule: str
     filter_by: str
+    num_rows: int
+    output: str | None = None
 
 
 def summary_from_parts(
@@ -250,6 +254,7 @@ def summary_from_parts(
     filter_by,
     num_issues,
     converge_latent_estimates=False,
+    output=None,
 ) -> ConfidentLearningSummary:
     """Assemble a summary from per-row results and the calibrated joint (shared with the out-of-core path)."""
     joint = calibrated / np.clip(float(np.sum(calibrated)), a_min=latent.TINY_VALUE, a_max=None)
@@ -268,6 +273,8 @@ def summary_from_parts(
         num_issues=int(num_issues),
         tie_rule=TIE_RULE,
         filter_by=filter_by,
+        num_rows=int(label_counts.sum()),
+        output=output,
     )
 
 

@@ -62,16 +62,24 @@ def confident_thresholds(groups: LabelGroups, self_conf: np.ndarray) -> np.ndarr
 
     Equal to the loop ``[np.mean(pred_probs[labels == k, k]) if k in labels else 2 for k in range(K)]``
     clipped below at 2e-6: the mean of each class is taken over the same values in the same order (so numpy's
-    pairwise float32 summation gives the same bits), and the result keeps cleanlab's dtype quirk (the input
-    dtype when every class is present, float64 when one is absent because of the integer 2).
+    pairwise float32 summation gives the same bits).
     """
     sorted_conf = self_conf[groups.order]
-    means = [
-        np.mean(sorted_conf[groups.starts[k] : groups.starts[k + 1]])
-        if groups.counts[k]
-        else THRESHOLD_FOR_ABSENT_CLASS
-        for k in range(len(groups.counts))
-    ]
+    return clip_thresholds(
+        [
+            np.mean(sorted_conf[groups.starts[k] : groups.starts[k + 1]]) if count else None
+            for k, count in enumerate(groups.counts)
+        ]
+    )
+
+
+def clip_thresholds(class_means: list) -> np.ndarray:
+    """Thresholds from per-class means (``None`` for a class with no rows), with cleanlab's dtype quirk.
+
+    The result is in the input dtype when every class is present and float64 when one is absent (cleanlab puts
+    the integer 2 in the list), and is clipped below at 2e-6.
+    """
+    means = [THRESHOLD_FOR_ABSENT_CLASS if mean is None else mean for mean in class_means]
     return np.clip(means, a_min=CONFIDENT_THRESHOLDS_LOWER_BOUND, a_max=None)
 
 
@@ -103,7 +111,9 @@ def confident_pass(labels, pred_probs, self_conf, thresholds, *, keep_predicted=
             elif confident.sum() > 1:
                 counts[labels[i], np.argmax(row)] += 1
 
-    with ``thresholds - 1e-6`` evaluated in the thresholds' dtype, as cleanlab does.
+    with ``thresholds - 1e-6`` evaluated in the thresholds' dtype, as cleanlab does. Shortcut: when the argmax
+    class is itself confident the row goes to the argmax whatever the count, so the confident flags of the other
+    classes are looked at only for rows whose argmax class is below its threshold.
     """
     num_rows, num_classes = pred_probs.shape
     shifted = thresholds - FLOATING_POINT_COMPARISON
@@ -112,17 +122,21 @@ def confident_pass(labels, pred_probs, self_conf, thresholds, *, keep_predicted=
     predicted = np.empty(num_rows, dtype=np.min_scalar_type(num_classes)) if keep_predicted else None
     for rows in row_blocks(num_rows, num_classes, pred_probs.itemsize):
         block, given = pred_probs[rows], labels[rows]
-        confident = block >= shifted
-        num_confident = np.count_nonzero(confident, axis=1)
         argmax = block.argmax(axis=1)
-        guess = np.where(num_confident > 1, argmax, confident.argmax(axis=1))
-        counted = num_confident > 0
-        flat_counts += np.bincount((guess * num_classes + given)[counted], minlength=num_classes * num_classes)
-        off_parts.append(np.flatnonzero(counted & (guess != given)) + rows.start)
+        guess = argmax.copy()
         row_max = block[np.arange(len(block)), argmax]
-        top_parts.append(np.flatnonzero(self_conf[rows] < row_max) + rows.start)
+        counted = row_max >= shifted[guess]
+        unsure = np.flatnonzero(~counted)
+        if len(unsure):
+            confident = block[unsure] >= shifted
+            num_confident = np.count_nonzero(confident, axis=1)
+            guess[unsure[num_confident == 1]] = confident[num_confident == 1].argmax(axis=1)
+            counted[unsure] = num_confident > 0
         if predicted is not None:
             predicted[rows] = argmax
+        flat_counts += np.bincount((guess * num_classes + given)[counted], minlength=num_classes * num_classes)
+        off_parts.append(np.flatnonzero(counted & (guess != given)) + rows.start)
+        top_parts.append(np.flatnonzero(self_conf[rows] < row_max) + rows.start)
     # counts[guess, given] is sklearn's confusion_matrix(guess, given); its transpose (column-major, like
     # cleanlab's) is the confident joint indexed [given, guess].
     counts = flat_counts.reshape(num_classes, num_classes).T

@@ -81,7 +81,7 @@ class BlockCheck:
 
     bad_rows: dict[str, np.ndarray]
     renormalise_rows: np.ndarray
-    row_sums: np.ndarray | None
+    row_sums: np.ndarray
 
 
 def check_block(block: np.ndarray, *, row_offset: int = 0) -> BlockCheck:
@@ -98,16 +98,16 @@ def check_block(block: np.ndarray, *, row_offset: int = 0) -> BlockCheck:
     -------
     BlockCheck
         ``bad_rows`` maps a reason to the global numbers of rows failing it (empty when the block is fine);
-        ``renormalise_rows`` are the global numbers of rows to divide by their sums; ``row_sums`` are the sums
-        of the block's rows when some need renormalising (else ``None``).
+        ``renormalise_rows`` are the global numbers of rows to divide by their sums and ``row_sums`` those
+        rows' sums (numpy's pairwise ``sum``, so the result does not depend on how rows are blocked).
     """
     lowest, highest = block.min(), block.max()
-    sums = block.sum(axis=1)
+    sums = np.einsum("ij->i", block)  # 2-3x faster than block.sum(axis=1); only compared with tolerances
     deviation = np.abs(sums - 1.0)
     accept = accept_tolerance(block.dtype, block.shape[1])
     clean = np.isfinite(lowest) and np.isfinite(highest) and lowest >= -VALUE_ATOL and highest <= 1 + RENORMALISE_ATOL
     if clean and deviation.max(initial=0.0) <= accept:
-        return BlockCheck({}, np.empty(0, dtype=np.int64), None)
+        return BlockCheck({}, np.empty(0, dtype=np.int64), np.empty(0, dtype=block.dtype))
     bad: dict[str, np.ndarray] = {}
     reasons = {
         "contain NaN or infinite values": ~np.isfinite(block).all(axis=1),
@@ -118,8 +118,8 @@ def check_block(block: np.ndarray, *, row_offset: int = 0) -> BlockCheck:
     for reason, failing in reasons.items():
         if failing.any():
             bad[reason] = np.flatnonzero(failing) + row_offset
-    renorm = np.flatnonzero((deviation > accept) & (deviation <= RENORMALISE_ATOL)) + row_offset
-    return BlockCheck(bad, renorm, sums)
+    renorm = np.flatnonzero((deviation > accept) & (deviation <= RENORMALISE_ATOL))
+    return BlockCheck(bad, renorm + row_offset, block[renorm].sum(axis=1))
 
 
 def raise_for_bad_rows(bad: dict[str, list[np.ndarray]]) -> None:
@@ -177,7 +177,7 @@ def validate_pred_probs(pred_probs: object) -> np.ndarray:
             bad.setdefault(reason, []).append(where)
         if len(found.renormalise_rows):
             renorm_rows.append(found.renormalise_rows)
-            renorm_sums.append(found.row_sums[found.renormalise_rows - rows.start])
+            renorm_sums.append(found.row_sums)
     raise_for_bad_rows(bad)
     if renorm_rows:
         rows_fixed = np.concatenate(renorm_rows)

@@ -21,6 +21,9 @@ BAD = "#b3261e"
 BAR = "#3b6ea5"
 NEUTRAL = "#9aa5b1"
 
+#: Beyond this many classes the heatmap draws only the classes with the most estimated errors.
+MAX_HEATMAP_CLASSES = 30
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -118,12 +121,15 @@ def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: in
     """
     if not cells or not labels:
         return None
-    k = len(labels)
-    index = {label: i for i, label in enumerate(labels)}
-    row_mass = [0.0] * k
+    row_mass_of: dict[str, float] = {}
     for c in cells:
-        if c.given_label in index:
-            row_mass[index[c.given_label]] += c.joint
+        row_mass_of[c.given_label] = row_mass_of.get(c.given_label, 0.0) + c.joint
+    total = len(labels)
+    shown = _busiest(cells, labels, MAX_HEATMAP_CLASSES)
+    k = len(shown)
+    index = {label: i for i, label in enumerate(shown)}
+    row_mass = [row_mass_of.get(label, 0.0) for label in shown]
+    labels = shown
     size = max(22.0, min(64.0, 560.0 / k))
     left, top = 130.0, 96.0
     width = left + size * k + 72  # room for the last rotated column label
@@ -163,14 +169,31 @@ def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: in
                     10 if size < 44 else 11,
                 )
             )
+    note = ""
+    if k < total:
+        note = f" Only the {k} of {total} classes with the most estimated errors are drawn; all are in the table."
     return Chart(
         width,
         height,
         "Estimated noise matrix",
         "For each given label (row), the estimated share of its rows whose true label is each column. "
-        "The diagonal is the share labelled correctly; off-diagonal cells are the estimated label errors.",
+        "The diagonal is the share labelled correctly; off-diagonal cells are the estimated label errors." + note,
         shapes,
     )
+
+
+def _busiest(cells: Sequence[NoiseCell], labels: Sequence[str], limit: int) -> list[str]:
+    """``labels`` when there are at most ``limit``, else the ``limit`` with the most off-diagonal mass."""
+    if len(labels) <= limit:
+        return list(labels)
+    mass = dict.fromkeys(labels, 0.0)
+    for c in cells:
+        if c.given_label != c.true_label:
+            for label in (c.given_label, c.true_label):
+                if label in mass:
+                    mass[label] += c.joint
+    keep = set(sorted(labels, key=lambda label: -mass[label])[:limit])
+    return [label for label in labels if label in keep]
 
 
 def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()) -> Chart | None:
@@ -302,8 +325,10 @@ def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Cha
         )
         shapes.append(Circle(x, y, 7 if p.current else 4, colour, tip, INK if p.current else None))
     first, last = points[0], points[-1]
-    shapes.append(Text(left, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "start", MUTED, 10))
-    if len(points) > 1:
+    if len(points) == 1:
+        shapes.append(Text(left + plot_w / 2, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "middle", MUTED, 10))
+    else:
+        shapes.append(Text(left, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "start", MUTED, 10))
         shapes.append(Text(left + plot_w, top + plot_h + 16, f"{last.started_at:%Y-%m-%d}", "end", MUTED, 10))
     return Chart(
         left + plot_w + 16,

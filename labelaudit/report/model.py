@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from labelaudit.errors import RunNotFoundError
+from labelaudit.report.labelers_section import LabelersSection, load_labelers_section
 from labelaudit.store import AuditStore
 
 #: Flagged rows embedded in one report, most suspicious first; the rest are counted and left in DuckDB.
@@ -201,6 +202,7 @@ class RunView:
     trend: list[TrendPoint]
     flagged: FlaggedTable
     labels: list[str] = field(default_factory=list)
+    labelers: LabelersSection | None = None  # annotators and review precision (labelers_section.py)
 
     @property
     def outcome(self) -> str:
@@ -401,6 +403,7 @@ def load_run(
             trend=_trend(con, run["dataset"], run_id, run["started_at"]),
             flagged=_flagged(con, run_id, columns, max_flagged_rows, max_cell_chars),
             labels=labels,
+            labelers=load_labelers_section(con, run_id, run["dataset"], _json(run["params"], {})),
         )
     return view
 

@@ -142,10 +142,12 @@ class _Destination:
 
     def published_reports(self) -> set[str]:
         """Relative paths of the run reports present, ``<dataset>/<run_id>/index.html``."""
-        base = "" if self.root == "/" else self.root
-        prefix = "/" + base.strip("/")
+        if self.local:  # pathlib: no glob metacharacters from the folder's own name
+            root = Path(self.root)
+            return {p.relative_to(root).as_posix() for p in root.glob(f"*/*/{INDEX_FILE}")} if root.is_dir() else set()
+        prefix = "/" + self.root.strip("/")
         found = set()
-        for path in self.fs.glob(f"{base}/*/*/{INDEX_FILE}"):
+        for path in self.fs.glob(f"{self.root}/*/*/{INDEX_FILE}"):
             text = "/" + str(path).lstrip("/")
             if text.startswith(prefix.rstrip("/") + "/"):
                 found.add(text[len(prefix.rstrip("/")) + 1 :])

@@ -82,6 +82,10 @@ def _dt(value: datetime | None) -> str:
     return "–" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _dt_short(value: datetime | None) -> str:
+    return "–" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def _seconds(value: float | None) -> str:
     if value is None:
         return "–"
@@ -130,6 +134,7 @@ def environment() -> Environment:
         pct=_pct,
         num=_num,
         dt=_dt,
+        dt_short=_dt_short,
         seconds=_seconds,
         bytes=_bytes,
         signed=_signed,

@@ -151,6 +151,98 @@ MIGRATIONS: list[str] = [
         SELECT run_id, row_id, given_label, suggested_label, label_quality AS score, suggested_prob, issue_rank
         FROM scores WHERE is_issue;
     """,
+    # 2: labelers and the review loop (multi-annotator consensus, labeler profiles, verdicts, exports)
+    """
+    CREATE TABLE annotations (
+        run_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,         -- the batch's row id
+        annotator_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        timestamp VARCHAR                 -- as written in the file; NULL without a timestamp column
+    );
+    CREATE TABLE item_consensus (
+        run_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        num_annotations INTEGER NOT NULL,
+        majority_vote VARCHAR NOT NULL,   -- the label the audit fitted and scored (see README: labelers)
+        majority_agreement DOUBLE NOT NULL,
+        consensus_label VARCHAR NOT NULL, -- CROWDLAB
+        consensus_quality DOUBLE NOT NULL,
+        annotator_agreement DOUBLE NOT NULL, -- share of the item's annotators agreeing with the consensus
+        consensus_is_majority BOOLEAN NOT NULL
+    );
+    CREATE TABLE labeler_profiles (
+        run_id VARCHAR NOT NULL,
+        annotator_id VARCHAR NOT NULL,
+        rank INTEGER NOT NULL,            -- 1 = highest CROWDLAB quality
+        volume BIGINT NOT NULL,
+        volume_shared BIGINT NOT NULL,    -- labels on items someone else labelled too
+        agreement DOUBLE,                 -- with consensus, all their labels
+        estimated_error_rate DOUBLE,      -- disagreement with consensus on shared items; NULL without any
+        quality DOUBLE,                   -- CROWDLAB annotator quality
+        worst_class VARCHAR
+    );
+    CREATE TABLE labeler_class_profiles (
+        run_id VARCHAR NOT NULL,
+        annotator_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,           -- consensus class
+        volume BIGINT NOT NULL,           -- items of this consensus class they labelled
+        given_volume BIGINT NOT NULL,     -- times they said this class
+        true_positives BIGINT NOT NULL,
+        agreement DOUBLE,                 -- recall against consensus
+        precision DOUBLE,
+        f1 DOUBLE,
+        estimated_error_rate DOUBLE
+    );
+    CREATE TABLE labeler_confusions (
+        run_id VARCHAR NOT NULL,
+        annotator_id VARCHAR NOT NULL,
+        given_label VARCHAR NOT NULL,     -- what they said
+        consensus_label VARCHAR NOT NULL, -- what the consensus says
+        count BIGINT NOT NULL,
+        rate DOUBLE NOT NULL,             -- share of that consensus class they labelled as given_label
+        rank INTEGER NOT NULL             -- 1 = their most frequent mix-up
+    );
+    CREATE TABLE labeler_routing (
+        run_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        rank INTEGER,                     -- 1 = route this class here first; NULL when not eligible
+        annotator_id VARCHAR NOT NULL,
+        score DOUBLE,
+        f1 DOUBLE,
+        volume BIGINT NOT NULL,
+        eligible BOOLEAN NOT NULL
+    );
+    -- Reviewers' verdicts: human input, kept when a run is re-run. One import is one transaction;
+    -- import_id is a hash of the run and the file's bytes, so importing the same file again changes nothing.
+    CREATE TABLE review_verdicts (
+        dataset VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,          -- the run whose flags were reviewed
+        row_id VARCHAR NOT NULL,
+        verdict VARCHAR NOT NULL,         -- error | correct | unsure
+        corrected_label VARCHAR,          -- the right label when verdict = error
+        given_label VARCHAR,
+        suggested_label VARCHAR,
+        score DOUBLE,                     -- the row's label-quality score in that run (from scores)
+        reviewer VARCHAR,
+        import_id VARCHAR NOT NULL,
+        source_file VARCHAR,
+        imported_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (import_id, row_id)
+    );
+    -- Cleaned datasets written by `labelaudit export`; kept when a run is re-run.
+    CREATE TABLE exports (
+        run_id VARCHAR NOT NULL,
+        strategy VARCHAR NOT NULL,        -- remove | relabel | consensus
+        threshold DOUBLE,                 -- relabel only
+        path VARCHAR NOT NULL,
+        rows_in BIGINT NOT NULL,
+        rows_out BIGINT NOT NULL,
+        rows_removed BIGINT NOT NULL,
+        labels_changed BIGINT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -159,13 +251,24 @@ SCHEMA_VERSION = len(MIGRATIONS)
 STAGE_TABLES: dict[str, tuple[str, ...]] = {
     "ingest": ("batches", "ingested_columns", "ingested_rows"),
     "validate": ("validation_results",),
+    # with --annotations or confirmed review corrections only: the labels the audit fits, before fitting
+    "labels": ("annotations",),
     "fit": ("classes", "fold_metrics", "oof_probs"),
     "score": ("scores", "noise_matrix", "class_metrics", "run_metrics"),
+    # with --annotations only: CROWDLAB consensus and the labeler profiles, after scoring
+    "labelers": (
+        "item_consensus",
+        "labeler_profiles",
+        "labeler_class_profiles",
+        "labeler_confusions",
+        "labeler_routing",
+    ),
     "gate": ("gate_results",),
     "report": (),
 }
 
-#: Every table keyed by run id, in the order a run's rows are deleted.
+#: Every table keyed by run id, in the order a run's rows are deleted. ``review_verdicts`` and ``exports`` are
+#: left out on purpose: they record what people did with a run, and survive a re-run of it.
 RUN_TABLES: tuple[str, ...] = (
     *(table for tables in reversed(STAGE_TABLES.values()) for table in tables),
     "run_stages",

@@ -27,7 +27,7 @@ HOSTILE_TEXTS = (
     "<!-- <script> -->",
     "مرحبا بالعالم \u202eevil\u202c שלום",
     "emoji 🧪🔥 and zero\u200bwidth",
-    "=HYPERLINK(\"http://evil.example\",\"click\")",
+    '=HYPERLINK("http://evil.example","click")',
     "{{ 7*7 }} {% raw %}",
 )
 HOSTILE_COLUMN = "<b>x</b>"
@@ -122,28 +122,54 @@ def build_run(
         }
     )
     batch = pd.DataFrame(
-        [{"path": source, "sha256": f"{seed:02d}" * 32, "bytes": rows * 80, "rows": rows, "format": "csv",
-          "ingested_at": t0 + timedelta(seconds=1)}]
+        [
+            {
+                "path": source,
+                "sha256": f"{seed:02d}" * 32,
+                "bytes": rows * 80,
+                "rows": rows,
+                "format": "csv",
+                "ingested_at": t0 + timedelta(seconds=1),
+            }
+        ]
     )
     store.write_stage(
         run_id,
         "ingest",
-        StageWrite({"batches": batch, "ingested_columns": columns, "ingested_rows": ingested},
-                   t0, rows=rows, message=f"{source} (csv)", finished_at=t0 + timedelta(seconds=1)),
+        StageWrite(
+            {"batches": batch, "ingested_columns": columns, "ingested_rows": ingested},
+            t0,
+            rows=rows,
+            message=f"{source} (csv)",
+            finished_at=t0 + timedelta(seconds=1),
+        ),
     )
 
     # -- validate -----------------------------------------------------------------------------------------
     outcomes = [
         ExpectationOutcome("S01", "expect_column_to_exist", "review_id", True),
         ExpectationOutcome("S02", "expect_column_values_to_not_be_null", "text", True, rows, 0, 0.0),
-        ExpectationOutcome("S03", "expect_column_values_to_be_between", "stars", True, rows, 0, 0.0,
-                           kwargs={"min_value": 1, "max_value": 5}),
+        ExpectationOutcome(
+            "S03",
+            "expect_column_values_to_be_between",
+            "stars",
+            True,
+            rows,
+            0,
+            0.0,
+            kwargs={"min_value": 1, "max_value": 5},
+        ),
     ]
     if hostile or fail_validation:
         outcomes.append(
             ExpectationOutcome(
-                "S04", "expect_column_values_to_be_in_set", "channel", not fail_validation, rows,
-                3 if fail_validation else 0, 300 / rows if fail_validation else 0.0,
+                "S04",
+                "expect_column_values_to_be_in_set",
+                "channel",
+                not fail_validation,
+                rows,
+                3 if fail_validation else 0,
+                300 / rows if fail_validation else 0.0,
                 examples=["<script>alert('gx')</script>", "fax"] if fail_validation else [],
                 rows=[4, 17, 99] if fail_validation else [],
             )
@@ -152,14 +178,28 @@ def build_run(
     store.write_stage(
         run_id,
         "validate",
-        StageWrite({"validation_results": outcomes_frame(outcomes)}, t0 + timedelta(seconds=1), rows=rows,
-                   message=f"{met} of {len(outcomes)} expectations met", finished_at=t0 + timedelta(seconds=3)),
+        StageWrite(
+            {"validation_results": outcomes_frame(outcomes)},
+            t0 + timedelta(seconds=1),
+            rows=rows,
+            message=f"{met} of {len(outcomes)} expectations met",
+            finished_at=t0 + timedelta(seconds=3),
+        ),
     )
     if fail_validation:
         store.fail_stage(
-            run_id, "validate", started_at=t0 + timedelta(seconds=1),
+            run_id,
+            "validate",
+            started_at=t0 + timedelta(seconds=1),
             message=f"{source} failed 1 of {len(outcomes)} schema expectations:\n  - [S04] channel: 3 rows fail",
         )
+        with store.connect() as con:
+            finished = t0 + timedelta(seconds=3)
+            con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", [finished, run_id])
+            con.execute(
+                "UPDATE run_stages SET finished_at = ?, seconds = 2 WHERE run_id = ? AND stage = 'validate'",
+                [finished, run_id],
+            )
         return BuiltRun(run_id, dataset, rows, 0, classes)
 
     # -- fit ----------------------------------------------------------------------------------------------
@@ -191,8 +231,13 @@ def build_run(
     store.write_stage(
         run_id,
         "fit",
-        StageWrite({"classes": class_frame, "fold_metrics": folds, "oof_probs": oof}, t0 + timedelta(seconds=3),
-                   rows=rows, message="5 folds", finished_at=t0 + timedelta(seconds=9)),
+        StageWrite(
+            {"classes": class_frame, "fold_metrics": folds, "oof_probs": oof},
+            t0 + timedelta(seconds=3),
+            rows=rows,
+            message="5 folds",
+            finished_at=t0 + timedelta(seconds=9),
+        ),
     )
 
     # -- score --------------------------------------------------------------------------------------------
@@ -267,9 +312,13 @@ def build_run(
     store.write_stage(
         run_id,
         "score",
-        StageWrite({"scores": scores, "noise_matrix": noise_frame, "class_metrics": class_metrics,
-                    "run_metrics": run_metrics}, t0 + timedelta(seconds=9), rows=rows,
-                   message=f"{flagged} rows flagged", finished_at=t0 + timedelta(seconds=10)),
+        StageWrite(
+            {"scores": scores, "noise_matrix": noise_frame, "class_metrics": class_metrics, "run_metrics": run_metrics},
+            t0 + timedelta(seconds=9),
+            rows=rows,
+            message=f"{flagged} rows flagged",
+            finished_at=t0 + timedelta(seconds=10),
+        ),
     )
 
     # -- gate ---------------------------------------------------------------------------------------------
@@ -284,18 +333,24 @@ def build_run(
         checks.append(GateCheck(codes[name], name, "overall", comparison, limit, value, passed))
     first = classes[0]
     checks.append(
-        GateCheck("GATE-CLASS-ERR", "max_class_label_error_rate", first, "max", 0.12, float(error[0]),
-                  float(error[0]) <= 0.12)
+        GateCheck(
+            "GATE-CLASS-ERR", "max_class_label_error_rate", first, "max", 0.12, float(error[0]), float(error[0]) <= 0.12
+        )
     )
     result = GateResult(checks)
     store.write_stage(
         run_id,
         "gate",
-        StageWrite({"gate_results": result.frame()}, t0 + timedelta(seconds=10), message=result.message(),
-                   finished_at=t0 + timedelta(seconds=11)),
+        StageWrite(
+            {"gate_results": result.frame()},
+            t0 + timedelta(seconds=10),
+            message=result.message(),
+            finished_at=t0 + timedelta(seconds=11),
+        ),
     )
-    store.finish_run(run_id, status="completed" if result.passed else "rejected", verdict=result.verdict,
-                     message=result.message())
+    store.finish_run(
+        run_id, status="completed" if result.passed else "rejected", verdict=result.verdict, message=result.message()
+    )
     if started_at is not None:
         with store.connect() as con:
             con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", [t0 + timedelta(seconds=12), run_id])

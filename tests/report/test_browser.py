@@ -12,100 +12,15 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from threading import Thread
 
 import pytest
 from playwright.sync_api import expect
 
-from labelaudit.report import report_server_url, serve_reports
 from tests.report.builders import HOSTILE_COLUMN, HOSTILE_ID, HOSTILE_LABEL, HOSTILE_TEXTS, LONG_TEXT
+from tests.report.conftest import VIEWPORTS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's chromium. Install it with "
-            "`apt-get install -y chromium` (.ci/run does this); `playwright install` does not work here.",
-            pytrace=False,
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="session")
-def served(published) -> Iterator[str]:
-    server = serve_reports(published.root, port=0)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield report_server_url(server)
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
-
-
-@dataclass
-class Visit:
-    """One page and everything it did."""
-
-    page: object
-    url: str
-    console: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        assert self.console == [], f"console errors/warnings on {self.url}: {self.console}"
-        assert self.dialogs == [], f"the page opened dialogs (script ran from the data?): {self.dialogs}"
-        others = [r for r in self.requests if r != self.url and not r.startswith("blob:")]
-        assert others == [], f"requests beyond the page itself: {others}"
-
-
-@pytest.fixture
-def visit(browser) -> Iterator[object]:
-    contexts = []
-
-    def open_page(url: str, viewport: str = "desktop") -> Visit:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True)
-        contexts.append(context)
-        page = context.new_page()
-        seen = Visit(page, url)
-        page.on("console", lambda m: seen.console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: seen.console.append(f"pageerror: {e}"))
-        page.on("request", lambda r: seen.requests.append(r.url))
-        page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
-        page.goto(url)
-        page.wait_for_load_state("load")
-        return seen
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _url(published, served: str, origin: str, relative: str) -> str:
@@ -173,7 +88,9 @@ def test_numbers_match_duckdb(visit, published, audit):
     m = audit.store.query("SELECT * FROM run_metrics WHERE run_id = ?", [audit.hostile.run_id]).iloc[0]
     assert page.locator('[data-metric="rows"]').inner_text() == f"{m['rows']:,}"
     assert page.locator('[data-metric="flagged"]').inner_text() == f"{m['flagged']:,}"
-    assert page.locator('[data-metric="estimated_error_rate"]').inner_text() == f"{m['estimated_error_rate'] * 100:.2f}%"
+    assert (
+        page.locator('[data-metric="estimated_error_rate"]').inner_text() == f"{m['estimated_error_rate'] * 100:.2f}%"
+    )
     assert page.locator('[data-metric="oof_accuracy"]').inner_text() == f"{m['oof_accuracy'] * 100:.2f}%"
     classes = audit.store.query(
         "SELECT c.label, m.estimated_error_rate FROM class_metrics m JOIN classes c USING (run_id, label) "
@@ -228,7 +145,8 @@ def test_table_sorts_and_filters(visit, published, audit):
     page.locator("#flagged-given").select_option(HOSTILE_LABEL)
     given = page.locator("#flagged-table tbody td:nth-child(3)").all_inner_texts()
     n = audit.store.query(
-        "SELECT count(*) AS n FROM flagged_rows WHERE run_id = ? AND given_label = ?", [audit.hostile.run_id, HOSTILE_LABEL]
+        "SELECT count(*) AS n FROM flagged_rows WHERE run_id = ? AND given_label = ?",
+        [audit.hostile.run_id, HOSTILE_LABEL],
     )["n"].iloc[0]
     assert set(given) == {HOSTILE_LABEL} and len(given) == n
     page.locator("#flagged-given").select_option("")
@@ -267,12 +185,12 @@ def test_csv_download_holds_the_flagged_rows(visit, published, audit, tmp_path, 
         text = record["text"]
         assert got[6] == ("'" + text if text.startswith("=") else text)  # formulas are defused
     # the filtered download holds what the filter shows
-    page.locator("#flagged-filter").fill("script")
-    expect(page.locator("#download-filtered")).to_have_text("Download the 2 matching rows (CSV)")
+    page.locator("#flagged-filter").fill("window.__xss")
+    expect(page.locator("#download-filtered")).to_have_text("Download the 4 matching rows (CSV)")
     with page.expect_download() as info:
         page.locator("#download-filtered").click()
     filtered = list(csv.reader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8-sig"))))
-    assert len(filtered) == 1 + 2
+    assert len(filtered) == 1 + 4 and all("window.__xss" in ",".join(r) for r in filtered[1:])
     seen.assert_clean()
 
 

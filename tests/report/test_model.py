@@ -35,7 +35,9 @@ def test_classes_noise_and_gate_match_their_tables(audit):
     )
     assert len(view.noise) == 16
     assert sum(c.joint for c in view.noise) == pytest.approx(1.0)
-    gate = audit.store.query("SELECT code, scope, measured, margin, passed FROM gate_results WHERE run_id = ?", [run_id])
+    gate = audit.store.query(
+        "SELECT code, scope, measured, margin, passed FROM gate_results WHERE run_id = ?", [run_id]
+    )
     assert sorted((g.code, g.scope, g.measured, g.margin, g.passed) for g in view.gate) == sorted(
         gate.itertuples(index=False, name=None)
     )

@@ -40,13 +40,15 @@ def test_layout_of_a_local_folder(published, audit):
 
 def test_old_reports_stay_and_the_index_lists_the_new_run(tmp_path, audit):
     store = AuditStore(tmp_path / "db.duckdb")
-    first = build_run(store, dataset="tiny", run_id="run-1", rows=60, flagged=5, classes=["a", "b"], seed=7,
-                      started_at=day(0))
+    first = build_run(
+        store, dataset="tiny", run_id="run-1", rows=60, flagged=5, classes=["a", "b"], seed=7, started_at=day(0)
+    )
     dest = tmp_path / "reports"
     one = publish_run(store, first.run_id, destination=dest)
     before = Path(one.location).read_bytes()
-    second = build_run(store, dataset="tiny", run_id="run-2", rows=60, flagged=9, classes=["a", "b"], seed=8,
-                       started_at=day(1))
+    second = build_run(
+        store, dataset="tiny", run_id="run-2", rows=60, flagged=9, classes=["a", "b"], seed=8, started_at=day(1)
+    )
     publish_run(store, second.run_id, destination=dest)
     assert Path(one.location).read_bytes() == before
     index = (dest / "index.html").read_text(encoding="utf-8")
@@ -60,8 +62,12 @@ def test_old_reports_stay_and_the_index_lists_the_new_run(tmp_path, audit):
 
 def test_memory_filesystem_and_base_url(audit):
     fs = fsspec.filesystem("memory")
-    out = publish_run(audit.store, audit.accepted.run_id, destination="memory://published-reports",
-                      base_url="https://reports.example.org/labelaudit/")
+    out = publish_run(
+        audit.store,
+        audit.accepted.run_id,
+        destination="memory://published-reports",
+        base_url="https://reports.example.org/labelaudit/",
+    )
     assert out == PublishedReport(
         location=f"memory:///published-reports/reviews/{audit.accepted.run_id}/index.html",
         url=f"https://reports.example.org/labelaudit/reviews/{audit.accepted.run_id}/index.html",
@@ -83,8 +89,17 @@ def test_file_url_destination(tmp_path, audit):
 
 @pytest.mark.parametrize(
     ("dataset", "run_id"),
-    [("../evil", "r1"), ("ok", "../../evil"), ("a/b", "r1"), ("ok", "r1/.."), ("..", "r1"), ("ok", ""),
-     (".hidden", "r1"), ("ok", "r\\1"), ("ok", "x" * 200)],
+    [
+        ("../evil", "r1"),
+        ("ok", "../../evil"),
+        ("a/b", "r1"),
+        ("ok", "r1/.."),
+        ("..", "r1"),
+        ("ok", ""),
+        (".hidden", "r1"),
+        ("ok", "r\\1"),
+        ("ok", "x" * 200),
+    ],
 )
 def test_unsafe_names_are_refused(dataset, run_id):
     with pytest.raises(UnsafePathError):
@@ -102,7 +117,7 @@ def test_a_stored_run_with_a_traversing_name_writes_nothing(tmp_path):
     # the index still lists it, without a link
     out = publish_index(store, destination=dest)
     html = Path(out.location).read_text(encoding="utf-8")
-    assert "../../escaped" in html and "href=\"../../escaped" not in html
+    assert "../../escaped" in html and 'href="../../escaped' not in html
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(["db.duckdb", "index.html"])
 
 
@@ -110,7 +125,9 @@ def test_column_names_never_reach_a_path(tmp_path):
     store = AuditStore(tmp_path / "db.duckdb")
     build_run(store, dataset="cols", run_id="r1", rows=40, flagged=3, classes=["a", "b"], seed=1, hostile=True)
     with store.connect() as con:  # a column named like a path, stored as ingest would
-        con.execute("UPDATE ingested_columns SET column_name = '../../../etc/passwd' WHERE run_id = 'r1' AND position = 2")
+        con.execute(
+            "UPDATE ingested_columns SET column_name = '../../../etc/passwd' WHERE run_id = 'r1' AND position = 2"
+        )
     dest = tmp_path / "reports"
     publish_run(store, "r1", destination=dest)
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())

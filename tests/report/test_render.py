@@ -142,3 +142,27 @@ def test_index_page_escapes_and_links_only_what_is_given(audit):
     links = [a["href"] for t, a in scan.tags if t == "a" and not a["href"].startswith("#")]
     assert links == ["reviews/x/index.html"]
     assert html.count('class="sparkline"') == 2
+
+
+@pytest.mark.parametrize("state", ["failed-at-ingest", "running"])
+def test_runs_with_nothing_stored_still_render(tmp_path, state):
+    from datetime import UTC, datetime
+
+    from labelaudit.store import AuditStore
+
+    store = AuditStore(tmp_path / "db.duckdb")
+    run_id = store.begin_run(dataset="empty", source="/data/<missing>.csv", params={"folds": 5})
+    if state == "failed-at-ingest":
+        store.fail_stage(
+            run_id, "ingest", started_at=datetime.now(UTC), message="file /data/<missing>.csv does not exist"
+        )
+    view = load_run(store, run_id)
+    html = render_run(view)
+    assert view.outcome == ("failed" if state == "failed-at-ingest" else "running")
+    verdict = html[html.index('id="verdict"') : html.index("</section>")]
+    if state == "failed-at-ingest":
+        assert "Failed at stage “ingest”" in verdict and "&lt;missing&gt;.csv does not exist" in verdict
+    else:
+        assert "Still running" in verdict
+    assert "The schema was not validated in this run" in html
+    assert 'id="flagged"' not in html and "<svg" not in html

@@ -1,0 +1,107 @@
+"""Compiled (numba) versions of the two hot loops; the numpy versions in kernels/core are the reference.
+
+Why: both loops are row-local and branchy. In numpy each step is a separate pass over a block (argmax, gather,
+compare, count, nonzero), and the noise-rate cells are a Python loop over up to K*(K-1) cells; compiled, each is
+one pass. Results are identical to the numpy versions (same comparisons in the same dtypes; the tests run
+both). numba is optional: without it (or with ``LABELAUDIT_NO_JIT=1``) the numpy versions run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:  # pragma: no cover - exercised by the environment, not by a branch in tests
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+
+def enabled() -> bool:
+    """True when numba is importable and not disabled with ``LABELAUDIT_NO_JIT=1``."""
+    return numba is not None and os.environ.get("LABELAUDIT_NO_JIT", "") not in ("1", "true", "yes")
+
+
+def _confident_rows(probs, labels, shifted, self_conf, counts, flags, predicted, keep_predicted):
+    """One pass: confident joint ``counts[guess, given]`` and per-row flags (1 = off-diagonal, 2 = not top)."""
+    num_rows, num_classes = probs.shape
+    for i in range(num_rows):
+        best = 0
+        top = probs[i, 0]
+        for j in range(1, num_classes):
+            if probs[i, j] > top:
+                top = probs[i, j]
+                best = j
+        if keep_predicted:
+            predicted[i] = best
+        flag = 2 if self_conf[i] < top else 0
+        guess = -1
+        if top >= shifted[best]:
+            guess = best
+        else:
+            num_confident = 0
+            first = -1
+            for j in range(num_classes):
+                if probs[i, j] >= shifted[j]:
+                    num_confident += 1
+                    if first < 0:
+                        first = j
+            if num_confident == 1:
+                guess = first
+            elif num_confident > 1:
+                guess = best
+        if guess >= 0:
+            given = labels[i]
+            counts[guess, given] += 1
+            if guess != given:
+                flag |= 1
+        flags[i] = flag
+
+
+def _noise_cells(probs, self_conf, rows, starts, wanted, flagged, fallback):
+    """Flag, per cell (given k, true j), the ``wanted[k, j]`` rows with the largest positive ``p_j - p_k``.
+
+    `rows[starts[k]:starts[k + 1]]` are class k's rows whose label is not top, increasing. Ties at the cut go to
+    the lowest rows. A cell with fewer positive margins than wanted is left to the caller (``fallback``).
+    """
+    num_classes = probs.shape[1]
+    for k in range(num_classes):
+        lo, hi = starts[k], starts[k + 1]
+        values = np.empty(hi - lo, dtype=probs.dtype)
+        where = np.empty(hi - lo, dtype=np.int64)
+        for j in range(num_classes):
+            want = wanted[k, j]
+            if j == k or want <= 0:
+                continue
+            found = 0
+            for t in range(lo, hi):
+                r = rows[t]
+                margin = probs[r, j] - self_conf[r]
+                if margin > 0:
+                    values[found] = margin
+                    where[found] = r
+                    found += 1
+            if found < want:
+                fallback[k, j] = True
+                continue
+            cut = np.partition(values[:found], found - want)[found - want]
+            above = 0
+            for t in range(found):
+                if values[t] > cut:
+                    above += 1
+            ties = want - above
+            for t in range(found):
+                if values[t] > cut:
+                    flagged[where[t]] = True
+                elif values[t] == cut and ties > 0:
+                    flagged[where[t]] = True
+                    ties -= 1
+
+
+if numba is not None:  # pragma: no branch
+    confident_rows = numba.njit(cache=True, nogil=True)(_confident_rows)
+    noise_cells = numba.njit(cache=True, nogil=True)(_noise_cells)
+else:  # pragma: no cover
+    confident_rows = _confident_rows
+    noise_cells = _noise_cells
