@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from labelaudit._cl import kernels
+from labelaudit._cl import jit, kernels
 from labelaudit._cl.validation import row_blocks, validate_inputs
 
 
@@ -122,6 +122,8 @@ def noise_rate_rows(prepared: Prepared, prune_counts: np.ndarray, min_examples_p
     """
     labels = prepared.labels
     candidates = kernels.LabelGroups.from_labels(labels[prepared.not_top], prepared.num_classes)
+    if jit.enabled():
+        return _noise_rate_rows_jit(prepared, prune_counts, min_examples_per_class, candidates)
     flagged = np.zeros(prepared.num_rows, dtype=bool)
     for k in np.flatnonzero(prepared.label_counts > max(min_examples_per_class, 1)):
         wanted = prune_counts[:, k].copy()
@@ -129,6 +131,22 @@ def noise_rate_rows(prepared: Prepared, prune_counts: np.ndarray, min_examples_p
         if wanted.any():
             rows = prepared.not_top[candidates.rows(k)]
             flagged[_class_cells(prepared, k, rows, wanted)] = True
+    return np.flatnonzero(flagged)
+
+
+def _noise_rate_rows_jit(prepared, prune_counts, min_examples_per_class, candidates) -> np.ndarray:
+    """:func:`noise_rate_rows` with the cells in one compiled loop (:func:`labelaudit._cl.jit.noise_cells`)."""
+    wanted = np.ascontiguousarray(prune_counts.T, dtype=np.int64)  # [given, true]
+    np.fill_diagonal(wanted, 0)
+    wanted[prepared.label_counts <= max(min_examples_per_class, 1)] = 0
+    flagged = np.zeros(prepared.num_rows, dtype=bool)
+    fallback = np.zeros(wanted.shape, dtype=bool)
+    rows = prepared.not_top[candidates.order]
+    jit.noise_cells(prepared.pred_probs, prepared.self_confidence, rows, candidates.starts, wanted, flagged, fallback)
+    for k, j in zip(*np.nonzero(fallback), strict=True):
+        class_rows = prepared.groups.rows(k)
+        whole = prepared.pred_probs[class_rows, j] - prepared.self_confidence[class_rows]
+        flagged[class_rows[kernels.largest(whole, int(wanted[k, j]))]] = True
     return np.flatnonzero(flagged)
 
 

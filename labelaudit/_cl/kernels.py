@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelaudit._cl import jit
 from labelaudit._cl.validation import row_blocks
 
 TIE_RULE = "stable: among rows tied exactly at a cut-off value, the lowest row numbers are selected first"
@@ -117,6 +118,8 @@ def confident_pass(labels, pred_probs, self_conf, thresholds, *, keep_predicted=
     """
     num_rows, num_classes = pred_probs.shape
     shifted = thresholds - FLOATING_POINT_COMPARISON
+    if jit.enabled():
+        return _confident_pass_jit(labels, pred_probs, self_conf, shifted, keep_predicted)
     flat_counts = np.zeros(num_classes * num_classes, dtype=np.int64)
     off_parts, top_parts = [], []
     predicted = np.empty(num_rows, dtype=np.min_scalar_type(num_classes)) if keep_predicted else None
@@ -141,6 +144,21 @@ def confident_pass(labels, pred_probs, self_conf, thresholds, *, keep_predicted=
     # cleanlab's) is the confident joint indexed [given, guess].
     counts = flat_counts.reshape(num_classes, num_classes).T
     return ConfidentPass(counts, np.concatenate(off_parts), np.concatenate(top_parts), predicted)
+
+
+def _confident_pass_jit(labels, pred_probs, self_conf, shifted, keep_predicted) -> ConfidentPass:
+    """:func:`confident_pass` as one compiled loop (:func:`labelaudit._cl.jit.confident_rows`)."""
+    num_rows, num_classes = pred_probs.shape
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)  # [guess, given]
+    flags = np.empty(num_rows, dtype=np.uint8)
+    predicted = np.empty(num_rows if keep_predicted else 1, dtype=np.min_scalar_type(num_classes))
+    jit.confident_rows(pred_probs, labels, shifted, self_conf, counts, flags, predicted, keep_predicted)
+    return ConfidentPass(
+        counts.T,  # column-major [given, guess], like cleanlab's confusion_matrix(...).T
+        np.flatnonzero(flags & 1),
+        np.flatnonzero(flags & 2),
+        predicted if keep_predicted else None,
+    )
 
 
 def keep_given_label(labels: np.ndarray, pred_probs: np.ndarray, rows: np.ndarray) -> np.ndarray:

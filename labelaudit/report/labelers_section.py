@@ -156,7 +156,8 @@ def quality_chart(annotators: list[AnnotatorRow]) -> Chart | None:
         shapes.append(Text(left - 6, y + bar_h - 4, label, "end", INK, 11, title=a.annotator))
         colour = OK if i == 0 else BAD if i == len(shown) - 1 and len(shown) > 2 else BAR
         shapes.append(Rect(left, y, max(plot_w * quality, 1.0), bar_h, colour, tip))
-        shapes.append(Text(left + plot_w * quality + 4, y + bar_h - 4, f"{quality:.2f}", "start", INK, 11))
+        end = max(quality, min(max(a.agreement or 0.0, 0.0), 1.0))  # the value goes right of the bar and tick
+        shapes.append(Text(left + plot_w * end + 5, y + bar_h - 4, f"{quality:.2f}", "start", INK, 11))
         if a.agreement is not None:
             ax = left + plot_w * min(max(a.agreement, 0.0), 1.0)
             shapes.append(Line(ax, y - 2, ax, y + bar_h + 2, INK, 2))

@@ -409,9 +409,10 @@ def load_run(
 
 
 def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageView]:
+    # Stages run one after the other: start time is their order; the known sequence breaks ties.
     order = (
-        "CASE stage WHEN 'ingest' THEN 1 WHEN 'validate' THEN 2 WHEN 'fit' THEN 3 WHEN 'score' THEN 4 "
-        "WHEN 'gate' THEN 5 WHEN 'report' THEN 6 ELSE 7 END"
+        "started_at NULLS LAST, CASE stage WHEN 'ingest' THEN 1 WHEN 'validate' THEN 2 WHEN 'fit' THEN 3 "
+        "WHEN 'score' THEN 4 WHEN 'gate' THEN 5 WHEN 'report' THEN 6 ELSE 7 END"
     )
     return [
         StageView(
@@ -423,7 +424,7 @@ def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageView]:
             r["rows"],
             r["message"],
         )
-        for r in _rows(con, f"SELECT * FROM run_stages WHERE run_id = ? ORDER BY {order}, started_at", [run_id])
+        for r in _rows(con, f"SELECT * FROM run_stages WHERE run_id = ? ORDER BY {order}", [run_id])
     ]
 
 

@@ -29,9 +29,8 @@ from labelaudit.errors import LabelAuditError
 from labelaudit.report.model import DEFAULT_MAX_FLAGGED_ROWS, load_index, load_run
 from labelaudit.report.render import render_index, render_run
 from labelaudit.store import AuditStore
+from labelaudit.store.database import RUN_ID
 
-#: Run ids become folder names: the same rule as dataset names, a little longer.
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 INDEX_FILE = "index.html"
 DATA_DOCS_FOLDER = "gx"
 
@@ -57,8 +56,8 @@ class PublishedReport:
 def _check_segment(value: str, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value) or ".." in value:
         raise UnsafePathError(
-            f"{what} {value!r} cannot be used as a folder name in the reports folder: use 1-64 letters, digits, "
-            "'_', '-' or '.', starting with a letter or digit"
+            f"{what} {value!r} cannot be used as a folder name in the reports folder: use letters, digits, "
+            "'_', '-' or '.' (no '..'), starting with a letter or digit"
         )
     return value
 

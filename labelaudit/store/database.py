@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -24,12 +25,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from labelaudit.errors import DatabaseLockedError, RunNotFoundError
+from labelaudit.errors import DatabaseLockedError, InputDataError, RunNotFoundError
 from labelaudit.store.schema import MIGRATIONS, RUN_TABLES, STAGE_TABLES
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: Run ids become folder and URL segments of the published reports, so they are plain names.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def new_run_id() -> str:
@@ -151,6 +156,11 @@ class AuditStore:
         transaction, so the database never holds a mix of two attempts. Other runs are never touched.
         """
         run_id = run_id or new_run_id()
+        if not RUN_ID.match(run_id) or ".." in run_id:
+            raise InputDataError(
+                f"invalid run id {run_id!r}: use 1-128 letters, digits, '_', '-' or '.', "
+                "starting with a letter or digit"
+            )
         with self.transaction() as con:
             for table in RUN_TABLES[:-1]:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])

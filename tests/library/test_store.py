@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from labelaudit.errors import DatabaseLockedError, RunNotFoundError
+from labelaudit.errors import DatabaseLockedError, InputDataError, RunNotFoundError
 from labelaudit.store import SCHEMA_VERSION, AuditStore, StageWrite
 from labelaudit.store.database import utcnow
 
@@ -115,3 +115,11 @@ def test_lock_held_by_another_process_is_waited_for_then_reported(tmp_path: Path
         holder.kill()
         holder.wait()
     assert AuditStore(path, lock_timeout=5).query("SELECT count(*) AS n FROM runs")["n"][0] == 1
+
+
+@pytest.mark.parametrize("run_id", ["../escape", "a/b", "with space", ".hidden", "x" * 129])
+def test_run_ids_that_are_not_plain_names_are_refused(tmp_path: Path, run_id: str) -> None:
+    store = AuditStore(tmp_path / "audit.duckdb")
+    with pytest.raises(InputDataError, match="invalid run id"):
+        store.begin_run(dataset="d", source=None, params={}, run_id=run_id)
+    assert store.query("SELECT count(*) AS n FROM runs")["n"][0] == 0

@@ -113,7 +113,9 @@ def test_consensus_export_uses_the_crowdlab_labels(crowd: tuple[Project, dict, p
     result = cli(project, "export", run_id, "--strategy", "consensus", "--output", str(output))
     assert result.exit_code == 0, result.stderr
     cleaned = pd.read_parquet(output)
-    consensus = query(project.database, "SELECT item_id, consensus_label FROM item_consensus WHERE run_id = ?", [run_id])
+    consensus = query(
+        project.database, "SELECT item_id, consensus_label FROM item_consensus WHERE run_id = ?", [run_id]
+    )
     assert len(cleaned) == 344
     expected = consensus.set_index("item_id")["consensus_label"].reindex(cleaned["penguin_id"]).to_numpy()
     assert (cleaned["species"].to_numpy() == expected).all()

@@ -1,0 +1,14 @@
+"""Run every test in this folder with the compiled kernels and with the numpy reference kernels."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelaudit._cl import jit
+
+
+@pytest.fixture(autouse=True, params=["jit", "numpy"] if jit.enabled() else ["numpy"])
+def kernel_backend(request, monkeypatch):
+    if request.param == "numpy":
+        monkeypatch.setenv("LABELAUDIT_NO_JIT", "1")
+    return request.param
