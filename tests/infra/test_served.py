@@ -119,11 +119,10 @@ def test_recurring_audit_runs_once_per_new_batch_then_is_a_no_op(served: ServedP
     data = served.project.data / "penguins"
     incoming = served.project.root / "incoming"
     shutil.copy(data / "penguins_batch.csv", incoming / "2026-11-01.csv")
-    shutil.copy(data / "penguins_clean.csv", incoming / "2026-11-02.csv")
     with api(served.server.api_url) as client:
         first = wait_final(client, trigger(client, "audit-new-batches", "deliveries"), timeout=180)
         first_children = child_runs(client, first["id"])
-        shutil.copy(data / "penguins_noisy.csv", incoming / "2026-11-03.csv")
+        shutil.copy(data / "penguins_noisy.csv", incoming / "2026-11-02.csv")
         second = wait_final(client, trigger(client, "audit-new-batches", "deliveries"), timeout=180)
         second_children = child_runs(client, second["id"])
         third = wait_final(client, trigger(client, "audit-new-batches", "deliveries"))
@@ -131,10 +130,10 @@ def test_recurring_audit_runs_once_per_new_batch_then_is_a_no_op(served: ServedP
         third_logs = logs_until(client, third["id"], "no new batch")
 
     assert first["state"]["type"] == "COMPLETED", first["state"]
-    assert sorted(r["name"] for r in first_children) == ["audit-penguins-2026-11-01", "audit-penguins-2026-11-02"]
+    assert [r["name"] for r in first_children] == ["audit-penguins-2026-11-01"]
     # only the new file; it is the noisy one, so the delivery's run fails and says which batch
-    assert [r["name"] for r in second_children] == ["audit-penguins-2026-11-03"]
-    assert second["state"]["type"] == "FAILED" and "2026-11-03.csv: run" in second["state"]["message"]
+    assert [r["name"] for r in second_children] == ["audit-penguins-2026-11-02"]
+    assert second["state"]["type"] == "FAILED" and "2026-11-02.csv: run" in second["state"]["message"]
     assert third["state"]["type"] == "COMPLETED" and third_children == []
     assert any("no new batch of penguins" in line and "nothing to do" in line for line in third_logs), third_logs
     # the trend: one stored run per batch with its error rate
@@ -144,5 +143,5 @@ def test_recurring_audit_runs_once_per_new_batch_then_is_a_no_op(served: ServedP
         "WHERE b.path LIKE ? ORDER BY b.path",
         [f"{incoming}/%"],
     )
-    assert [p.rsplit("/", 1)[1] for p in trend["path"]] == ["2026-11-01.csv", "2026-11-02.csv", "2026-11-03.csv"]
-    assert trend["estimated_error_rate"].iloc[2] > trend["estimated_error_rate"].iloc[1]
+    assert [p.rsplit("/", 1)[1] for p in trend["path"]] == ["2026-11-01.csv", "2026-11-02.csv"]
+    assert trend["estimated_error_rate"].iloc[1] > trend["estimated_error_rate"].iloc[0]

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("cleanlab")
-import cleanlab.count  # noqa: E402
-from cleanlab.multilabel_classification import dataset as cl_dataset  # noqa: E402
-from cleanlab.multilabel_classification import filter as cl_filter  # noqa: E402
-from cleanlab.multilabel_classification import rank as cl_rank  # noqa: E402
+import cleanlab.count
+from cleanlab.multilabel_classification import dataset as cl_dataset
+from cleanlab.multilabel_classification import filter as cl_filter
+from cleanlab.multilabel_classification import rank as cl_rank
 
-from tests.cl._oracle import stable_cleanlab  # noqa: E402
+from tests.cl._oracle import stable_cleanlab
 
 __all__ = ["cl_dataset", "cl_filter", "cl_rank", "cleanlab", "multilabel_data", "oracle"]
 

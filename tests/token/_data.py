@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("cleanlab")
-from cleanlab.token_classification import filter as cl_filter  # noqa: E402
-from cleanlab.token_classification import rank as cl_rank  # noqa: E402
-from cleanlab.token_classification import summary as cl_summary  # noqa: E402
+from cleanlab.token_classification import filter as cl_filter
+from cleanlab.token_classification import rank as cl_rank
+from cleanlab.token_classification import summary as cl_summary
 
-from tests.cl._oracle import stable_cleanlab  # noqa: E402
+from tests.cl._oracle import stable_cleanlab
 
 __all__ = ["cl_filter", "cl_rank", "cl_summary", "oracle", "token_data"]
 
@@ -43,7 +43,18 @@ def oracle(func, *args, **kwargs):
     import contextlib
     import io
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        with stable_cleanlab():
-            return func(*args, **kwargs)
+    saved = cl_rank.np
+    cl_rank.np = _stable_numpy()  # issues_from_scores ranks with numpy's default (unstable) argsort
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            with stable_cleanlab():
+                return func(*args, **kwargs)
+    finally:
+        cl_rank.np = saved
+
+
+def _stable_numpy():
+    from tests.cl._oracle import _StableNumpy
+
+    return _StableNumpy()

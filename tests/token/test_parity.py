@@ -12,10 +12,10 @@ from labelaudit import token_classification as tc
 from tests.token._data import cl_filter, cl_rank, cl_summary, oracle, token_data
 
 DATASETS = {
-    "f64-k5": lambda: token_data(400, 5, seed=1),
-    "f32-k9": lambda: token_data(500, 9, dtype=np.float32, seed=2),
-    "tied-k4": lambda: token_data(400, 4, tied=True, seed=3),
-    "short-k3": lambda: token_data(600, 3, max_length=2, signal=1.0, noise=0.2, seed=4),
+    "f64-k5": lambda: token_data(250, 5, seed=1),
+    "f32-k9": lambda: token_data(300, 9, dtype=np.float32, seed=2),
+    "tied-k4": lambda: token_data(250, 4, tied=True, seed=3),
+    "short-k3": lambda: token_data(400, 3, max_length=2, signal=1.0, noise=0.2, seed=4),
 }
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
            "low_normalized_margin", "low_self_confidence")
@@ -70,8 +70,8 @@ def test_scores_match_cleanlab(data, method, option):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=tolerance)
     if sentence_method == "min":
         np.testing.assert_array_equal(ours, theirs)
-    for mine, cl in zip(our_tokens, their_tokens, strict=True):
-        pd.testing.assert_series_equal(mine, cl)
+        for mine, cl in zip(our_tokens, their_tokens, strict=True):
+            pd.testing.assert_series_equal(mine, cl)
 
 
 def test_issues_from_scores_match_cleanlab(data):
