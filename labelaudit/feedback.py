@@ -89,12 +89,39 @@ def review_sheet(store: AuditStore, run_id: str) -> pd.DataFrame:
     return sheet
 
 
+#: Text a spreadsheet would run as a formula when a reviewer opens the sheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise_formulas(sheet: pd.DataFrame) -> pd.DataFrame:
+    """Prefix ``'`` to text cells a spreadsheet would evaluate; :func:`_restore_formulas` undoes it on import."""
+    safe = sheet.copy()
+    for column in safe.columns:
+        if not (pd.api.types.is_string_dtype(safe[column]) or safe[column].dtype == object):
+            continue
+        values = safe[column]
+        # Text already starting with quotes before a formula character gets one more, so the import's
+        # stripping of one quote restores every value exactly.
+        risky = values.map(lambda v: isinstance(v, str) and v.lstrip("'").startswith(_FORMULA_START))
+        safe.loc[risky, column] = "'" + values[risky]
+    return safe
+
+
+def _restore_formulas(sheet: pd.DataFrame) -> pd.DataFrame:
+    restored = sheet.copy()
+    for column in restored.columns:
+        values = restored[column]
+        guarded = values.str.startswith("'") & values.str.lstrip("'").str.startswith(_FORMULA_START)
+        restored.loc[guarded, column] = values[guarded].str[1:]
+    return restored
+
+
 def write_review_sheet(store: AuditStore, run_id: str, output: str | Path) -> tuple[Path, int]:
-    """Write :func:`review_sheet` as CSV; returns the path and the number of rows."""
+    """Write :func:`review_sheet` as CSV (formula-like text neutralised); returns the path and the row count."""
     sheet = review_sheet(store, run_id)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.to_csv(path, index=False)
+    _neutralise_formulas(sheet).to_csv(path, index=False)
     return path, len(sheet)
 
 
@@ -125,6 +152,7 @@ def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewe
     raw = path.read_bytes()
     try:
         sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # Excel writes a BOM
+        sheet = _restore_formulas(sheet)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputDataError(f"cannot be read as a review CSV: {exc}", source=str(path)) from exc
     with store.connect() as con:

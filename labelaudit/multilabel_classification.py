@@ -427,8 +427,6 @@ def find_multilabel_issues_per_class(
     adjust = _check_rank_kwargs(rank_by_kwargs)
     inputs = _Inputs.from_inputs(labels, pred_probs)
     options = _FilterOptions(filter_by, frac_noise, num_to_remove_per_class, min_examples_per_class, confident_joint)
-    if filter_by in LOWEST_SCORE_FILTERS:
-        raise ValueError(f"filter_by={filter_by!r} has no per-class meaning; use find_label_issues")
     mask = _per_class_mask(inputs, options)
     if return_indices_ranked_by is None:
         return mask

@@ -18,7 +18,7 @@ import duckdb
 
 from labelaudit.errors import RunNotFoundError
 from labelaudit.report.labelers_section import LabelersSection, load_labelers_section
-from labelaudit.store import AuditStore
+from labelaudit.store import STAGE_TABLES, AuditStore
 
 #: Flagged rows embedded in one report, most suspicious first; the rest are counted and left in DuckDB.
 DEFAULT_MAX_FLAGGED_ROWS = 50_000
@@ -409,11 +409,10 @@ def load_run(
 
 
 def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageView]:
-    # Stages run one after the other: start time is their order; the known sequence breaks ties.
-    order = (
-        "started_at NULLS LAST, CASE stage WHEN 'ingest' THEN 1 WHEN 'validate' THEN 2 WHEN 'fit' THEN 3 "
-        "WHEN 'score' THEN 4 WHEN 'gate' THEN 5 WHEN 'report' THEN 6 ELSE 7 END"
-    )
+    # The pipeline's order (the schema's stage list) rather than start times, which a re-run or a failure
+    # report can leave out of order.
+    ranks = " ".join(f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(STAGE_TABLES))
+    order = f"CASE stage {ranks} ELSE {len(STAGE_TABLES)} END, started_at NULLS LAST"
     return [
         StageView(
             r["stage"],
