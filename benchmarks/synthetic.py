@@ -1,7 +1,8 @@
 """The benchmarks' data: a generated tabular batch with known label noise, and its inferred definition.
 
 ``make_batch`` draws ``rows`` points from scikit-learn's ``make_classification`` (20 numeric features, 10 of
-them informative, ``classes`` classes, fixed seed), flips ``noise`` of the labels to another class chosen at
+them informative, ``classes`` well-separated classes of one cluster each, so logistic regression reaches about
+98 % on the clean labels; fixed seed), flips ``noise`` of the labels to another class chosen at
 random, and writes ``<folder>/synthetic.csv`` (``row_id``, ``label`` as text ``c0``.., ``f00``..``f19``). The
 dataset definition is inferred from that file by :func:`labelaudit.infer_definition.write_definition`, as
 ``labelaudit init`` would, into ``<folder>/expectations/synthetic/``.
@@ -40,7 +41,7 @@ def make_batch(
     folder.mkdir(parents=True, exist_ok=True)
     x, y = make_classification(
         n_samples=rows, n_features=20, n_informative=10, n_redundant=4, n_classes=classes,
-        n_clusters_per_class=2, class_sep=1.0, random_state=seed,
+        n_clusters_per_class=1, class_sep=2.0, random_state=seed,
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     flipped = rng.random(rows) < noise

@@ -331,7 +331,11 @@ def _lowest_scores_mask(inputs: _Inputs, options: _FilterOptions) -> np.ndarray:
     return mask
 
 
-def _check_rank_kwargs(rank_by_kwargs: Mapping) -> bool:
+def _check_rank_kwargs(rank_by_kwargs: Mapping, rank_by: str | None) -> bool:
+    """Check the ranking options before any work; return ``adjust_pred_probs``."""
+    if rank_by is not None and rank_by not in CLASS_SCORERS:
+        raise ValueError(f"return_indices_ranked_by must be None or one of {sorted(CLASS_SCORERS)}, got {rank_by!r}")
+    rank_by_kwargs = rank_by_kwargs or {}
     unknown = sorted(set(rank_by_kwargs) - {"adjust_pred_probs"})
     if unknown:
         raise ValueError(f"unsupported rank_by_kwargs: {unknown}")
@@ -385,7 +389,7 @@ def find_label_issues(
     label_issues : np.ndarray
         Bool mask (N,), or int row numbers (M,) when `return_indices_ranked_by` is set.
     """
-    adjust = _check_rank_kwargs(rank_by_kwargs)
+    adjust = _check_rank_kwargs(rank_by_kwargs, return_indices_ranked_by)
     inputs = _Inputs.from_inputs(labels, pred_probs)
     options = _FilterOptions(filter_by, frac_noise, num_to_remove_per_class, min_examples_per_class, confident_joint)
     if filter_by in LOWEST_SCORE_FILTERS:
@@ -424,7 +428,7 @@ def find_multilabel_issues_per_class(
         Otherwise, as cleanlab: flagged rows of each class ranked by that class's binary score (stable),
         its binary labels (N,) and its one-vs-rest probabilities (N, 2).
     """
-    adjust = _check_rank_kwargs(rank_by_kwargs)
+    adjust = _check_rank_kwargs(rank_by_kwargs, return_indices_ranked_by)
     inputs = _Inputs.from_inputs(labels, pred_probs)
     options = _FilterOptions(filter_by, frac_noise, num_to_remove_per_class, min_examples_per_class, confident_joint)
     mask = _per_class_mask(inputs, options)

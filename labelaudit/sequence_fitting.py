@@ -35,6 +35,7 @@ __all__ = [
     "build_multilabel_pipeline",
     "fit_multilabel_fold",
     "fit_token_fold",
+    "multilabel_fold_metrics",
     "multilabel_oof_probabilities",
     "plan_multilabel_folds",
     "plan_token_folds",
@@ -119,6 +120,30 @@ def multilabel_oof_probabilities(
                                  seed=definition.seed if seed is None else seed)
     results = [fit_multilabel_fold(frame, indicator, plan, fold, definition) for fold in range(plan.n_folds)]
     return assemble(results, len(indicator), indicator.shape[1])
+
+
+def _binary_metrics(probs: np.ndarray, indicator: np.ndarray) -> tuple[float, float]:
+    """Per-cell accuracy at 0.5 and mean binary log-loss over all (row, class) cells."""
+    clipped = np.clip(probs, 1e-15, 1 - 1e-15)
+    loss = -np.mean(np.where(indicator == 1, np.log(clipped), np.log1p(-clipped)))
+    return float(((probs >= 0.5) == (indicator == 1)).mean()), float(loss)
+
+
+def multilabel_fold_metrics(results: list[FoldResult], probs: np.ndarray, indicator: np.ndarray) -> pd.DataFrame:
+    """Per fold and overall (``fold`` missing): the columns of :func:`labelaudit.crossval.fold_metrics`.
+
+    ``accuracy`` is the share of (row, class) cells predicted right at 0.5 and ``log_loss`` the mean binary
+    log-loss per cell, so the gate's ``min_oof_accuracy`` reads the same way for multi-label batches. Token
+    batches use :func:`labelaudit.crossval.fold_metrics` on the flat tokens directly.
+    """
+    rows = []
+    for result in sorted(results, key=lambda r: r.fold):
+        accuracy, loss = _binary_metrics(result.probs, indicator[result.test_rows])
+        rows.append((result.fold, len(result.test_rows), accuracy, loss, result.seconds))
+    rows.append((None, len(indicator), *_binary_metrics(probs, indicator), None))
+    frame = pd.DataFrame(rows, columns=["fold", "rows", "accuracy", "log_loss", "seconds"])
+    frame["fold"] = frame["fold"].astype("Int32")
+    return frame
 
 
 # --- tokens --------------------------------------------------------------------------------------------------

@@ -135,22 +135,16 @@ def noise_rate_rows(prepared: Prepared, prune_counts: np.ndarray, min_examples_p
 
 
 def _noise_rate_rows_jit(prepared, prune_counts, min_examples_per_class) -> np.ndarray:
-    """:func:`noise_rate_rows` with the cells in one compiled sweep (:func:`labelaudit._cl.jit.noise_cells`)."""
+    """:func:`noise_rate_rows` with the cells in one compiled loop (:func:`labelaudit._cl.jit.noise_cells`)."""
     wanted = np.ascontiguousarray(prune_counts.T, dtype=np.int64)  # [given, true]
     np.fill_diagonal(wanted, 0)
     wanted[prepared.label_counts <= max(min_examples_per_class, 1)] = 0
+    candidates = kernels.LabelGroups.from_labels(prepared.labels[prepared.not_top], prepared.num_classes)
     flagged = np.zeros(prepared.num_rows, dtype=bool)
-    fallback = np.zeros(wanted.size, dtype=bool)
-    jit.noise_cells(
-        prepared.pred_probs,
-        prepared.labels,
-        prepared.self_confidence,
-        prepared.not_top,
-        wanted.reshape(-1),
-        flagged,
-        fallback,
-    )
-    for k, j in zip(*np.nonzero(fallback.reshape(wanted.shape)), strict=True):
+    fallback = np.zeros(wanted.shape, dtype=bool)
+    rows = prepared.not_top[candidates.order]
+    jit.noise_cells(prepared.pred_probs, prepared.self_confidence, rows, candidates.starts, wanted, flagged, fallback)
+    for k, j in zip(*np.nonzero(fallback), strict=True):
         class_rows = prepared.groups.rows(k)
         whole = prepared.pred_probs[class_rows, j] - prepared.self_confidence[class_rows]
         flagged[class_rows[kernels.largest(whole, int(wanted[k, j]))]] = True

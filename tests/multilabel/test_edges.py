@@ -113,5 +113,7 @@ def test_bad_options():
         ml.get_label_quality_scores(labels, probs, method="confidence_weighted_entropy", adjust_pred_probs=True)
     with pytest.raises(ValueError, match="unsupported rank_by_kwargs"):
         ml.find_label_issues(labels, probs, return_indices_ranked_by="self_confidence", rank_by_kwargs={"x": 1})
+    with pytest.raises(ValueError, match="return_indices_ranked_by must be None or one of"):
+        ml.find_label_issues(labels, probs, return_indices_ranked_by="margin")
     with pytest.raises(ValueError, match="filter_by must be one of"):
         ml.find_label_issues(labels, probs, filter_by="nope")

@@ -13,7 +13,12 @@ import pytest
 from labelaudit import multilabel_classification as ml
 from labelaudit.definition import DatasetDefinition, Feature
 from labelaudit.label_formats import multilabel_indicator, parse_multilabel_column
-from labelaudit.sequence_fitting import multilabel_oof_probabilities, plan_multilabel_folds
+from labelaudit.sequence_fitting import (
+    fit_multilabel_fold,
+    multilabel_fold_metrics,
+    multilabel_oof_probabilities,
+    plan_multilabel_folds,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 TOPICS = ["arts", "business", "health", "politics", "science", "sports"]
@@ -64,6 +69,23 @@ def test_summary_tables_agree(audited):
     common = ml.common_multilabel_issues(labels, probs, class_names=TOPICS)
     extra = common[common["In Given Label"]].set_index("Class Name")["Num Examples"]
     assert (audit.per_class.set_index("class_name")["extra"] == extra.loc[audit.per_class["class_name"]].values).all()
+
+
+def test_fold_by_fold_equals_all_at_once_and_metrics(audited):
+    labels, *_ = audited
+    frame = pd.read_csv(DATA / "tags" / "tags.csv", keep_default_na=False)
+    indicator = multilabel_indicator(labels, len(labels), len(TOPICS))
+    definition = DatasetDefinition(name="tags", label_column="tags", folds=2,
+                                   features=[Feature(name="w00", role="numeric"), Feature(name="w01", role="numeric")])
+    plan = plan_multilabel_folds(indicator, folds=2, seed=3)
+    results = [fit_multilabel_fold(frame, indicator, plan, fold, definition) for fold in range(2)]
+    once, _ = multilabel_oof_probabilities(frame, indicator, definition, seed=3)
+    metrics = multilabel_fold_metrics(results, once, indicator)
+    assert metrics["fold"].isna().tolist() == [False, False, True]
+    assert metrics["rows"].tolist() == [600, 600, 1200]
+    assert 0.5 < metrics["accuracy"].iloc[-1] <= 1 and metrics["log_loss"].iloc[-1] > 0
+    for result in results:
+        np.testing.assert_allclose(result.probs, once[result.test_rows])
 
 
 def test_folds_refuse_degenerate_batches():
