@@ -6,10 +6,11 @@ Usage::
     python benchmarks/bench_cl_speed.py --sizes 100000x10 --repeats 3 --dtype float64
 
 For each size it prints medians over interleaved repeats: one pass over the array (``pred_probs.max(axis=1)``,
-the physical floor), ours, cleanlab with ``n_jobs=1`` and with its default ``n_jobs``; the speed ratios; our
-time over the floor; the peak extra memory (tracemalloc, which tracks numpy buffers; cleanlab's worker
-processes under the default ``n_jobs`` are not seen, so memory is compared at ``n_jobs=1``); and whether the
-masks agree (exactly, or only at rows tied at a cut-off, checked by re-running cleanlab with stable sorts).
+the physical floor), ours (numba kernels, and the numpy reference kernels), cleanlab with ``n_jobs=1`` and
+with its default ``n_jobs``; the speed ratios; our time over the floor; the peak extra memory (tracemalloc,
+which tracks numpy buffers; cleanlab's worker processes under the default ``n_jobs`` are not seen, so memory is
+compared at ``n_jobs=1``); and whether the masks agree (exactly, or only at rows tied at a cut-off, checked by
+re-running cleanlab with stable sorts).
 cleanlab is a benchmark-only dependency.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import time
 import tracemalloc
@@ -92,6 +94,15 @@ def _cleanlab(labels, probs, *, n_jobs, stable=False):
         cleanlab.filter.np = saved
 
 
+def _without_jit(call):
+    """Run `call` with labelaudit's numpy reference kernels instead of the numba ones."""
+    os.environ["LABELAUDIT_NO_JIT"] = "1"
+    try:
+        return call()
+    finally:
+        del os.environ["LABELAUDIT_NO_JIT"]
+
+
 def _agreement(ours, theirs, labels, probs) -> str:
     differing = int((ours != theirs).sum())
     if differing == 0:
@@ -102,10 +113,11 @@ def _agreement(ours, theirs, labels, probs) -> str:
 
 def bench(n: int, k: int, *, repeats: int, dtype, signal: float, noise: float) -> dict:
     labels, probs, true = make_problem(n, k, signal=signal, noise=noise, dtype=dtype)
-    runs = {"floor": [], "ours": [], "cleanlab_1": [], "cleanlab_default": []}
+    runs = {"floor": [], "ours": [], "ours_numpy": [], "cleanlab_1": [], "cleanlab_default": []}
     calls = {
         "floor": lambda: probs.max(axis=1),
         "ours": lambda: find_label_issues(labels, probs),
+        "ours_numpy": lambda: _without_jit(lambda: find_label_issues(labels, probs)),
         "cleanlab_1": lambda: _cleanlab(labels, probs, n_jobs=1),
         "cleanlab_default": lambda: _cleanlab(labels, probs, n_jobs=None),
     }
@@ -137,6 +149,9 @@ def report(row: dict) -> str:
             f"== {row['size']} (model accuracy {row['accuracy']:.3f}, {row['flagged']:,} flagged)",
             f"  one pass (max axis=1)  {row['floor']:8.3f} s",
             f"  labelaudit             {row['ours']:8.3f} s   = {row['ours'] / row['floor']:.2f} x one pass",
+            f"  labelaudit, no numba   {row['ours_numpy']:8.3f} s   = "
+            f"{row['ours_numpy'] / row['floor']:.2f} x one pass "
+            f"(numba saves {1 - row['ours'] / row['ours_numpy']:.0%})",
             f"  cleanlab n_jobs=1      {row['cleanlab_1']:8.3f} s   "
             f"ours is {row['cleanlab_1'] / row['ours']:.1f}x faster",
             f"  cleanlab default       {row['cleanlab_default']:8.3f} s   "

@@ -2,13 +2,14 @@
 
 Both sides do the same work on the same generated batch (``benchmarks/synthetic.py``: ``make_classification``,
 20 features, 4 classes, 10 % of labels flipped): ingest, schema validation (GX), label preparation, a 5-fold
-plan, the folds fitted in parallel threads (the flow's ``ThreadPoolTaskRunner`` vs a ``ThreadPoolExecutor``
-of one thread per fold), storage of the probabilities, confident-learning scoring, labeler profiles, the gate,
-the run's verdict and the HTML report; each run into a fresh DuckDB file, without Data Docs. The flow adds
-its task runs, state reports to the Prefect API, result persistence of the folds, and the artifacts. Fold
-caching is switched off (``PREFECT_TASKS_REFRESH_CACHE``) so the flow really fits; a cached re-run is timed
-separately. Without ``PREFECT_API_URL`` the flow uses Prefect's temporary server, started by a warm-up run that
-is not timed. Runs alternate (direct, flow, direct, ...) and the medians are compared.
+plan, the folds fitted in parallel threads (the flow's ``ThreadPoolTaskRunner`` vs a ``ThreadPoolExecutor``,
+both one thread per CPU with one BLAS thread per fold), storage of the probabilities, confident-learning
+scoring, labeler profiles, the gate, the run's verdict and the HTML report; each run into a fresh DuckDB
+file, without Data Docs. The flow adds its task runs, state reports to the Prefect API, result persistence
+of the folds, and the artifacts. Fold caching is switched off (``PREFECT_TASKS_REFRESH_CACHE``) so the flow
+really fits; a cached re-run is timed separately. Without ``PREFECT_API_URL`` the flow uses Prefect's
+temporary server, started by a warm-up run that is not timed. Runs alternate (direct, flow, direct, ...) and
+the medians are compared.
 
     python benchmarks/bench_flow_overhead.py --rows 100000 --repeat 3
 """
@@ -33,6 +34,8 @@ from synthetic import make_batch
 
 def run_direct(source: str, dataset: str, expectations: Path, database: Path, reports: Path) -> str:
     """The audit as plain library calls, in the flow's order (no Prefect)."""
+    from threadpoolctl import threadpool_limits
+
     from labelaudit import crowd, stages
     from labelaudit.crossval import fit_fold
     from labelaudit.definition import load_dataset
@@ -50,7 +53,8 @@ def run_direct(source: str, dataset: str, expectations: Path, database: Path, re
     batch, bundle = labels_in.batch, labels_in.bundle
     inputs = stages.prepare_fit(store, run_id, batch, bundle, precomputed=False)
     n = inputs.plan.n_folds
-    with ThreadPoolExecutor(max_workers=n) as pool:
+    workers = os.cpu_count() or 1  # as the flow: one thread per CPU, one BLAS thread per fold
+    with ThreadPoolExecutor(max_workers=workers) as pool, threadpool_limits(limits=1 if workers > 1 else None):
         results = list(
             pool.map(
                 lambda k: fit_fold(batch.frame, inputs.labels, len(inputs.classes), inputs.plan, k, bundle.definition),

@@ -68,18 +68,29 @@ def cases(quick: bool, jobs: dict):
 
     n, k = (5_000, 8) if quick else (100_000, 20)
     labels, probs = multilabel_data(n, k)
-    yield (f"multilabel find_label_issues N={n} K={k}",
-           lambda: cl_mf.find_label_issues(labels, probs, **jobs), lambda: ml.find_label_issues(labels, probs))
-    yield (f"multilabel get_label_quality_scores N={n} K={k}",
-           lambda: cl_mr.get_label_quality_scores(labels, probs), lambda: ml.get_label_quality_scores(labels, probs))
+    yield (
+        f"multilabel find_label_issues N={n} K={k}",
+        lambda: cl_mf.find_label_issues(labels, probs, **jobs),
+        lambda: ml.find_label_issues(labels, probs),
+    )
+    yield (
+        f"multilabel get_label_quality_scores N={n} K={k}",
+        lambda: cl_mr.get_label_quality_scores(labels, probs),
+        lambda: ml.get_label_quality_scores(labels, probs),
+    )
     s, k = (2_000, 9) if quick else (20_000, 9)
     t_labels, t_probs = token_data(s, k)
     tokens = sum(len(x) for x in t_labels)
-    yield (f"token find_label_issues S={s} T={tokens} K={k}",
-           lambda: cl_tf.find_label_issues(t_labels, t_probs, **jobs), lambda: tc.find_label_issues(t_labels, t_probs))
-    yield (f"token get_label_quality_scores softmin S={s} T={tokens} K={k}",
-           lambda: cl_tr.get_label_quality_scores(t_labels, t_probs, sentence_score_method="softmin")[0],
-           lambda: tc.get_label_quality_scores(t_labels, t_probs, sentence_score_method="softmin")[0])
+    yield (
+        f"token find_label_issues S={s} T={tokens} K={k}",
+        lambda: cl_tf.find_label_issues(t_labels, t_probs, **jobs),
+        lambda: tc.find_label_issues(t_labels, t_probs),
+    )
+    yield (
+        f"token get_label_quality_scores softmin S={s} T={tokens} K={k}",
+        lambda: cl_tr.get_label_quality_scores(t_labels, t_probs, sentence_score_method="softmin")[0],
+        lambda: tc.get_label_quality_scores(t_labels, t_probs, sentence_score_method="softmin")[0],
+    )
 
 
 def main() -> None:

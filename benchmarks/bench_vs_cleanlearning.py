@@ -11,7 +11,10 @@ stratified, shuffled, seed 0).
   DuckDB storage of every row, gate, HTML report and Prefect artifacts (no Data Docs; fold cache off).
 
 Runs alternate after one warm-up of each; the ratio of the medians is printed (below 1: the full audit is
-faster than cleanlab's fitting and scoring alone). Needs ``cleanlab`` (a test/benchmark-only dependency).
+faster than cleanlab's fitting and scoring alone). For reference cleanlab is also timed with its BLAS limited to
+one thread (the flow runs its folds in parallel threads with one BLAS thread each; cleanlab fits them one after
+another with the library defaults, and OpenBLAS's threads slow this small-matrix fit down). Needs ``cleanlab``
+(a test/benchmark-only dependency).
 
     python benchmarks/bench_vs_cleanlearning.py --rows 100000 --repeat 3
 """
@@ -70,8 +73,9 @@ def main() -> None:
 
     import duckdb
     from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+    from threadpoolctl import threadpool_limits
 
-    flow_times, cl_times = [], []
+    flow_times, cl_times, cl_one_blas = [], [], []
     with temporary_settings(updates={PREFECT_TASKS_REFRESH_CACHE: True}):
         run_audit(batch, folder / "warm.duckdb", folder / "reports-warm")  # starts Prefect's temporary API
         cl_flagged = run_cleanlearning(batch)
@@ -79,6 +83,10 @@ def main() -> None:
             started = time.perf_counter()
             cl_flagged = run_cleanlearning(batch)
             cl_times.append(time.perf_counter() - started)
+            with threadpool_limits(limits=1):
+                started = time.perf_counter()
+                run_cleanlearning(batch)
+                cl_one_blas.append(time.perf_counter() - started)
             started = time.perf_counter()
             run_audit(batch, folder / f"audit-{i}.duckdb", folder / f"reports-{i}")
             flow_times.append(time.perf_counter() - started)
@@ -91,6 +99,9 @@ def main() -> None:
     print(f"cleanlab CleanLearning.find_label_issues: median {c:.2f} s ({', '.join(f'{v:.2f}' for v in cl_times)})")
     print(f"labelaudit audit flow (everything):       median {f:.2f} s ({', '.join(f'{v:.2f}' for v in flow_times)})")
     print(f"ratio audit / cleanlab: {f / c:.2f}")
+    c1 = statistics.median(cl_one_blas)
+    print(f"for reference, cleanlab with BLAS limited to 1 thread (threadpoolctl): median {c1:.2f} s "
+          f"({', '.join(f'{v:.2f}' for v in cl_one_blas)}); ratio {f / c1:.2f}")  # fmt: skip
     for name, found in [("cleanlab", cl_flagged), ("labelaudit", ours)]:
         hits = len(found & truth)
         print(f"{name:>10}: {len(found)} flagged, precision {hits / max(len(found), 1):.3f}, "

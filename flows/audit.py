@@ -22,6 +22,7 @@ from labelaudit.definition import DatasetBundle, QualityThresholds, load_dataset
 from labelaudit.errors import LabelAuditError
 from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
+from labelaudit.stages_sequences import SequenceFitInputs
 from labelaudit.store import AuditStore
 from tasks.artifacts import publish_artifacts
 from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
@@ -31,6 +32,7 @@ from tasks.labelers import score as score_with_reviews
 from tasks.publish import publish_report
 from tasks.runs import finish_run, start_run
 from tasks.score import quality_gate, score
+from tasks.sequences import fit_sequence_fold, score_sequences
 
 
 def load_bundle(
@@ -87,7 +89,7 @@ def audit(
         reports: Folder or fsspec URL reports are published to; default LABELAUDIT_REPORTS or ./reports.
         expectations: Folder of dataset definitions; default LABELAUDIT_EXPECTATIONS or ./expectations.
         data_docs: Build the Great Expectations Data Docs of the schema validation next to the report.
-        task_runner: Where the folds run: empty for the flow's thread pool, {"kind": "threads", "max_workers": 2},
+        task_runner: Where the folds run: empty for threads (one per CPU), {"kind": "threads", "max_workers": 2},
             or {"kind": "dask"} for a local Dask cluster ({"kind": "dask", "address": "tcp://host:8786"} for an
             existing one).
         annotations: Long-format annotations file (item id, annotator id, label[, timestamp]; column names in
@@ -108,6 +110,7 @@ def audit(
         "seed": bundle.definition.seed,
         "filter_by": bundle.definition.filter_by,
         "label_column": bundle.definition.label_column,
+        "label_type": bundle.definition.label_type,
         "annotations": annotations,
     }
     run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
@@ -128,6 +131,15 @@ def audit(
             with task_submitter(task_runner) as submit:
                 futures = [
                     submit(
+                        fit_sequence_fold,  # multi-label or token labels (label_type)
+                        inputs=inputs,
+                        fold=fold,
+                        frame=batch.frame,
+                        definition=bundle.definition,
+                        batch_sha256=batch.source.sha256,
+                    )
+                    if isinstance(inputs, SequenceFitInputs)
+                    else submit(
                         fit_one_fold,
                         frame=batch.frame,
                         labels=inputs.labels,
@@ -143,8 +155,11 @@ def audit(
             probs, metrics = store_fit(store, run_id, inputs, results)
         # -- confident learning and the gate ---------------------------------------------------------------------
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
-        scorer = score if bundle.quality.flag_cutoff_from_reviews is None else score_with_reviews
-        scored = scorer(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
+        if isinstance(inputs, SequenceFitInputs):  # multi-label or token labels: per-tag / per-token issues
+            scored = score_sequences(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
+        else:
+            scorer = score if bundle.quality.flag_cutoff_from_reviews is None else score_with_reviews
+            scored = scorer(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
         profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
         verdict = quality_gate(store, run_id, scored, bundle)
         # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------

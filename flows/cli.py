@@ -359,7 +359,12 @@ def _publish_reports_for_links(project: Any, port: int) -> None:
     from labelaudit.report import report_server_url, serve_reports
 
     Path(reports).mkdir(parents=True, exist_ok=True)
-    server = serve_reports(Path(reports), host="127.0.0.1", port=port)
+    try:
+        server = serve_reports(Path(reports), host="127.0.0.1", port=port)
+    except OSError as exc:  # e.g. the port is taken by `labelaudit reports serve`
+        typer.secho(f"warning: not serving reports on port {port} ({exc}); links will be file:// URLs "
+                    "unless LABELAUDIT_REPORT_BASE_URL is set", fg=typer.colors.YELLOW, err=True)  # fmt: skip
+        return
     threading.Thread(target=server.serve_forever, name="labelaudit-reports", daemon=True).start()
     os.environ["LABELAUDIT_REPORT_BASE_URL"] = report_server_url(server)
     typer.echo(f"serving reports {reports} at {os.environ['LABELAUDIT_REPORT_BASE_URL']}")

@@ -64,7 +64,7 @@ def audit_new_batches(
         reports: Folder or fsspec URL reports are published to; default LABELAUDIT_REPORTS or ./reports.
         expectations: Folder of dataset definitions; default LABELAUDIT_EXPECTATIONS or ./expectations.
         data_docs: Build the Great Expectations Data Docs of each schema validation next to its report.
-        task_runner: Where the folds run (see the audit flow); empty for the flow's thread pool.
+        task_runner: Where the folds run (see the audit flow); empty for threads, one per CPU.
     """
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
     store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)

@@ -78,7 +78,13 @@ class DatasetDefinition(BaseModel):
     id_column: str | None = None
     features: list[Feature] = Field(default_factory=list)
     annotator_column: str | None = None
-    label_type: Literal["multiclass"] = "multiclass"
+    label_type: Literal["multiclass", "multilabel", "token"] = "multiclass"
+    # multilabel: the label column lists a row's classes; token: one sentence per row, ``tokens_column`` holds
+    # its tokens and the label column one class per token (formats: labelaudit.label_formats, README)
+    label_format: Literal["auto", "delimited", "json"] = "auto"
+    label_separator: str = Field(default="|", min_length=1)
+    tokens_column: str | None = None
+    context_window: int = Field(default=2, ge=0, le=10)
     classes: list[str] | None = None
     folds: int = Field(default=5, ge=2, le=50)
     seed: int = 0
@@ -109,6 +115,12 @@ class DatasetDefinition(BaseModel):
             raise ValueError(f"columns {clash} are both a feature and the label/id/annotator column")
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
             raise ValueError("classes contains duplicates")
+        if self.label_type == "token" and not self.tokens_column:
+            raise ValueError("label_type 'token' needs tokens_column (the column holding each sentence's tokens)")
+        if self.tokens_column is not None and self.label_type != "token":
+            raise ValueError("tokens_column is only used with label_type 'token'")
+        if self.tokens_column is not None and self.tokens_column in special | set(names):
+            raise ValueError(f"tokens_column {self.tokens_column!r} is also the label/id/annotator or a feature column")
         return self
 
     @property

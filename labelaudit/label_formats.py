@@ -111,9 +111,7 @@ def _parse_cells(values: pd.Series, parse, *, source: str | None, missing_ok: bo
             parsed.append([])
     if bad:
         what = "cells that are not JSON lists of strings" if missing_ok else "empty or malformed cells"
-        raise LabelFormatError(
-            f"{len(bad)} {what}", source=source, column=str(values.name), rows=[r + 1 for r in bad]
-        )
+        raise LabelFormatError(f"{len(bad)} {what}", source=source, column=str(values.name), rows=[r + 1 for r in bad])
     return parsed
 
 
@@ -128,7 +126,9 @@ def _encode(names: list[list[str]], classes: Sequence[str] | None, *, column: st
         unknown = sorted({n for row in unknown_rows[:20] for n in names[row] if n not in index})
         raise LabelFormatError(
             f"values {unknown} are not among the declared classes {list(classes)}",
-            source=source, column=column, rows=[r + 1 for r in unknown_rows],
+            source=source,
+            column=column,
+            rows=[r + 1 for r in unknown_rows],
         )
     return [[index[name] for name in cell] for cell in names], list(classes)
 
@@ -227,15 +227,18 @@ def parse_token_columns(
     label_names = _parse_cells(labels, parse, source=source, missing_ok=False)
     empty = [row for row, cell in enumerate(token_lists) if not cell]
     if empty:
-        raise LabelFormatError("sentences with no tokens", source=source, column=str(tokens.name),
-                               rows=[r + 1 for r in empty])
+        raise LabelFormatError(
+            "sentences with no tokens", source=source, column=str(tokens.name), rows=[r + 1 for r in empty]
+        )
     mismatched = [row for row, (t, y) in enumerate(zip(token_lists, label_names, strict=True)) if len(t) != len(y)]
     if mismatched:
         first = mismatched[0]
         raise InvalidTokenDataError(
             f"{len(mismatched)} rows have a different number of tokens and labels (row {first + 1}: "
             f"{len(token_lists[first])} tokens, {len(label_names[first])} labels)",
-            source=source, column=str(labels.name), rows=[r + 1 for r in mismatched],
+            source=source,
+            column=str(labels.name),
+            rows=[r + 1 for r in mismatched],
         )
     encoded, classes = _encode(label_names, classes, column=str(labels.name), source=source)
     return TokenData(token_lists, encoded, classes)
@@ -261,8 +264,9 @@ def validate_multilabel_pred_probs(pred_probs: object) -> np.ndarray:
     """
     probs = np.asarray(pred_probs)
     if probs.ndim != 2 or probs.shape[0] < 1 or probs.shape[1] < 1:
-        raise InvalidPredProbsError(f"pred_probs must have shape (N, K) with N, K >= 1, got {probs.shape}",
-                                    column="pred_probs")
+        raise InvalidPredProbsError(
+            f"pred_probs must have shape (N, K) with N, K >= 1, got {probs.shape}", column="pred_probs"
+        )
     if probs.dtype not in (np.float32, np.float64):
         if not (np.issubdtype(probs.dtype, np.floating) or np.issubdtype(probs.dtype, np.integer)):
             raise InvalidPredProbsError(f"pred_probs must be numeric, got dtype {probs.dtype}", column="pred_probs")
@@ -272,7 +276,8 @@ def validate_multilabel_pred_probs(pred_probs: object) -> np.ndarray:
         bad = np.flatnonzero(~inside.all(axis=1))
         raise InvalidPredProbsError(
             f"pred_probs values must be finite and within [0, 1] ({len(bad)} rows are not)",
-            column="pred_probs", rows=_rows(bad),
+            column="pred_probs",
+            rows=_rows(bad),
         )
     return probs
 
@@ -281,18 +286,23 @@ def _class_indices(flat: list, row_of: np.ndarray, num_classes: int) -> np.ndarr
     """`flat` class indices as int64, or :class:`InvalidLabelsError` naming the rows (`row_of`) that break them."""
     values = np.asarray(flat) if flat else np.empty(0, dtype=np.int64)
     if values.dtype == bool or values.dtype.kind not in "iuf" or values.ndim != 1:
-        values = np.asarray([v if isinstance(v, int | np.integer | float | np.floating) else np.nan for v in flat],
-                            dtype=np.float64)
+        values = np.asarray(
+            [v if isinstance(v, int | np.integer | float | np.floating) else np.nan for v in flat], dtype=np.float64
+        )
     if values.dtype.kind == "f":
         integral = np.isfinite(values) & (np.mod(values, 1) == 0)
         if not integral.all():
-            raise InvalidLabelsError("labels must be integer class indices", column="labels",
-                                     rows=_rows(np.unique(row_of[~integral])))
+            raise InvalidLabelsError(
+                "labels must be integer class indices", column="labels", rows=_rows(np.unique(row_of[~integral]))
+            )
     values = values.astype(np.int64)
     outside = (values < 0) | (values >= num_classes)
     if outside.any():
-        raise InvalidLabelsError(f"labels must be in 0..{num_classes - 1} (pred_probs has {num_classes} columns)",
-                                 column="labels", rows=_rows(np.unique(row_of[outside])))
+        raise InvalidLabelsError(
+            f"labels must be in 0..{num_classes - 1} (pred_probs has {num_classes} columns)",
+            column="labels",
+            rows=_rows(np.unique(row_of[outside])),
+        )
     return values
 
 
@@ -326,8 +336,11 @@ def multilabel_indicator(labels: object, num_rows: int, num_classes: int) -> np.
         Not a sequence of sequences, wrong length, non-integer or out-of-range classes (0-based rows).
     """
     if isinstance(labels, np.ndarray) and labels.ndim == 2:
-        raise InvalidLabelsError("labels must be lists of class indices, not an indicator matrix; "
-                                 "convert with [np.flatnonzero(row).tolist() for row in Y]", column="labels")
+        raise InvalidLabelsError(
+            "labels must be lists of class indices, not an indicator matrix; "
+            "convert with [np.flatnonzero(row).tolist() for row in Y]",
+            column="labels",
+        )
     lengths = _lengths(labels, "lists of class indices (e.g. [[0, 2], [1], []])")
     if len(lengths) != num_rows:
         raise InvalidLabelsError(f"labels has {len(lengths)} rows but pred_probs has {num_rows}", column="labels")
@@ -374,14 +387,21 @@ def flatten_token_inputs(labels: object, pred_probs: object) -> tuple[np.ndarray
         raise InvalidTokenDataError("no sentences to score")
     arrays = [np.asarray(p) for p in pred_probs]
     width = arrays[0].shape[-1] if arrays[0].ndim else 0
-    bad = [i for i, (a, n) in enumerate(zip(arrays, lengths, strict=True))
-           if a.ndim != 2 or a.shape[1] != width or len(a) != n]
+    bad = [
+        i
+        for i, (a, n) in enumerate(zip(arrays, lengths, strict=True))
+        if a.ndim != 2 or a.shape[1] != width or len(a) != n
+    ]
     if bad:
-        raise InvalidTokenDataError(f"sentences whose pred_probs are not (T_i, {width}) arrays with one row per "
-                                    "label", column="pred_probs", rows=_rows(bad))
+        raise InvalidTokenDataError(
+            f"sentences whose pred_probs are not (T_i, {width}) arrays with one row per label",
+            column="pred_probs",
+            rows=_rows(bad),
+        )
     if (lengths == 0).any():
-        raise InvalidTokenDataError("sentences with no tokens", column="labels",
-                                    rows=_rows(np.flatnonzero(lengths == 0)))
+        raise InvalidTokenDataError(
+            "sentences with no tokens", column="labels", rows=_rows(np.flatnonzero(lengths == 0))
+        )
     offsets = np.concatenate(([0], np.cumsum(lengths)))
     row_of = np.repeat(np.arange(len(lengths)), lengths)
     flat_labels = _class_indices([k for row in labels for k in row], row_of, width)

@@ -314,16 +314,20 @@ def _per_class_mask(inputs: _Inputs, options: _FilterOptions) -> np.ndarray:
             if "too few examples" not in str(w.message):
                 warnings.warn(w.message, w.category, stacklevel=3)
     if small:
-        warnings.warn(f"May not flag all label issues for classes {small[:10]}: they are given (or absent) in too "
-                      "few rows (see argument: `min_examples_per_class`)", stacklevel=3)
+        warnings.warn(
+            f"May not flag all label issues for classes {small[:10]}: they are given (or absent) in too "
+            "few rows (see argument: `min_examples_per_class`)",
+            stacklevel=3,
+        )
     return mask
 
 
 def _lowest_scores_mask(inputs: _Inputs, options: _FilterOptions) -> np.ndarray:
     """Rows for ``low_*`` filters: as many as ``confident_learning`` flags, with the lowest default scores."""
     if options.frac_noise != 1.0 or options.num_to_remove_per_class is not None:
-        warnings.warn(f"frac_noise and num_to_remove_per_class are ignored with filter_by={options.filter_by!r}",
-                      stacklevel=3)
+        warnings.warn(
+            f"frac_noise and num_to_remove_per_class are ignored with filter_by={options.filter_by!r}", stacklevel=3
+        )
     counted = _per_class_mask(inputs, _FilterOptions(filter_by="confident_learning")).any(axis=1).sum()
     scores = _scores(inputs, "self_confidence", False, DEFAULT_AGGREGATOR)
     mask = np.zeros(len(scores), dtype=bool)
@@ -437,10 +441,15 @@ def find_multilabel_issues_per_class(
     issues, binary_labels, binary_probs = [], [], []
     for k in range(mask.shape[1]):
         probs = inputs.binary(k)
-        issues.append(multiclass_rank.order_label_issues(
-            mask[:, k], inputs.indicator[:, k], probs, rank_by=return_indices_ranked_by,
-            rank_by_kwargs={"adjust_pred_probs": adjust},
-        ))
+        issues.append(
+            multiclass_rank.order_label_issues(
+                mask[:, k],
+                inputs.indicator[:, k],
+                probs,
+                rank_by=return_indices_ranked_by,
+                rank_by_kwargs={"adjust_pred_probs": adjust},
+            )
+        )
         binary_labels.append(inputs.indicator[:, k])
         binary_probs.append(probs)
     return issues, binary_labels, binary_probs
@@ -463,13 +472,15 @@ def _common_issues_frame(extra, missing, num_rows: int, class_names) -> pd.DataF
     """
     num_classes = len(extra)
     counts = np.column_stack((extra, missing)).ravel()
-    frame = pd.DataFrame({
-        "Class Index": np.repeat(np.arange(num_classes), 2),
-        "In Given Label": np.tile([True, False], num_classes),
-        "In Suggested Label": np.tile([False, True], num_classes),
-        "Num Examples": counts,
-        "Issue Probability": counts / num_rows,
-    })
+    frame = pd.DataFrame(
+        {
+            "Class Index": np.repeat(np.arange(num_classes), 2),
+            "In Given Label": np.tile([True, False], num_classes),
+            "In Suggested Label": np.tile([False, True], num_classes),
+            "Num Examples": counts,
+            "Issue Probability": counts / num_rows,
+        }
+    )
     if class_names is not None:
         frame.insert(0, "Class Name", np.repeat(np.asarray(class_names, dtype=object)[:num_classes], 2))
     return frame.sort_values("Issue Probability", ascending=False, kind="stable").reset_index(drop=True)
@@ -521,14 +532,16 @@ def rank_classes_by_multilabel_quality(
     given = issues[issues["In Given Label"]].set_index("Class Index")
     absent = issues[~issues["In Given Label"]].set_index("Class Index")
     order = given.index  # cleanlab fills its dict in the order of the common-issues table
-    frame = pd.DataFrame({
-        "Class Index": order,
-        "Label Issues": [int(p * num_rows) for p in given["Issue Probability"]],
-        "Inverse Label Issues": [int(p * num_rows) for p in absent.loc[order, "Issue Probability"]],
-        "Label Noise": given["Issue Probability"].to_numpy(),
-        "Inverse Label Noise": absent.loc[order, "Issue Probability"].to_numpy(),
-        "Label Quality Score": 1 - given["Issue Probability"].to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "Class Index": order,
+            "Label Issues": [int(p * num_rows) for p in given["Issue Probability"]],
+            "Inverse Label Issues": [int(p * num_rows) for p in absent.loc[order, "Issue Probability"]],
+            "Label Noise": given["Issue Probability"].to_numpy(),
+            "Inverse Label Noise": absent.loc[order, "Issue Probability"].to_numpy(),
+            "Label Quality Score": 1 - given["Issue Probability"].to_numpy(),
+        }
+    )
     if class_names is not None:
         frame.insert(0, "Class Name", given["Class Name"].to_numpy())
     return frame.sort_values("Label Quality Score", kind="stable").reset_index(drop=True)
@@ -552,11 +565,14 @@ def multilabel_health_summary(
     """The three summaries in one dict (cleanlab's keys); nothing is printed, unlike cleanlab."""
     return {
         "overall_multilabel_health_score": overall_multilabel_health_score(
-            labels, pred_probs, confident_joint=confident_joint),
+            labels, pred_probs, confident_joint=confident_joint
+        ),
         "classes_by_multilabel_quality": rank_classes_by_multilabel_quality(
-            labels, pred_probs, class_names=class_names, confident_joint=confident_joint),
+            labels, pred_probs, class_names=class_names, confident_joint=confident_joint
+        ),
         "common_multilabel_issues": common_multilabel_issues(
-            labels, pred_probs, class_names=class_names, confident_joint=confident_joint),
+            labels, pred_probs, class_names=class_names, confident_joint=confident_joint
+        ),
     }
 
 
@@ -591,14 +607,16 @@ class MultilabelAudit:
 
 def _cells_frame(inputs: _Inputs, mask: np.ndarray, class_scores: np.ndarray, names: list[str]) -> pd.DataFrame:
     rows, classes = np.nonzero(mask)
-    frame = pd.DataFrame({
-        "row": rows,
-        "class_index": classes,
-        "class_name": np.asarray(names, dtype=object)[classes],
-        "kind": np.where(inputs.indicator[rows, classes] == 1, "extra", "missing"),
-        "probability": inputs.pred_probs[rows, classes].astype(np.float64),
-        "class_score": class_scores[rows, classes],
-    })
+    frame = pd.DataFrame(
+        {
+            "row": rows,
+            "class_index": classes,
+            "class_name": np.asarray(names, dtype=object)[classes],
+            "kind": np.where(inputs.indicator[rows, classes] == 1, "extra", "missing"),
+            "probability": inputs.pred_probs[rows, classes].astype(np.float64),
+            "class_score": class_scores[rows, classes],
+        }
+    )
     return frame.sort_values("class_score", kind="stable").reset_index(drop=True)
 
 
@@ -639,13 +657,28 @@ def audit_multilabel(
     mask = _per_class_mask(inputs, _FilterOptions(filter_by, frac_noise, None, min_examples_per_class))
     class_scores = _class_scores(inputs, "self_confidence", False)
     extra, missing = _issue_counts(inputs.indicator, mask)
-    per_class = pd.DataFrame({
-        "class_index": np.arange(num_classes), "class_name": names, "given": inputs.indicator.sum(axis=0),
-        "missing": missing, "extra": extra, "issues": missing + extra,
-        "missing_rate": missing / num_rows, "extra_rate": extra / num_rows, "issue_rate": (missing + extra) / num_rows,
-    }).sort_values("issues", ascending=False, kind="stable").reset_index(drop=True)
+    per_class = (
+        pd.DataFrame(
+            {
+                "class_index": np.arange(num_classes),
+                "class_name": names,
+                "given": inputs.indicator.sum(axis=0),
+                "missing": missing,
+                "extra": extra,
+                "issues": missing + extra,
+                "missing_rate": missing / num_rows,
+                "extra_rate": extra / num_rows,
+                "issue_rate": (missing + extra) / num_rows,
+            }
+        )
+        .sort_values("issues", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
     return MultilabelAudit(
-        issue_mask=mask.any(axis=1), per_class_mask=mask,
-        label_quality=_aggregate(class_scores, aggregator_kwargs), class_scores=class_scores,
-        cells=_cells_frame(inputs, mask, class_scores, names), per_class=per_class,
+        issue_mask=mask.any(axis=1),
+        per_class_mask=mask,
+        label_quality=_aggregate(class_scores, aggregator_kwargs),
+        class_scores=class_scores,
+        cells=_cells_frame(inputs, mask, class_scores, names),
+        per_class=per_class,
     )

@@ -34,9 +34,9 @@ import pyarrow.parquet as pq
 
 from labelaudit._cl import kernels, latent
 from labelaudit._cl.validation import (
-    InvalidLabelsError,
     InvalidPredProbsError,
     check_block,
+    check_label_values,
     raise_for_bad_rows,
     warn_renormalised,
 )
@@ -204,24 +204,9 @@ def _validated_batches(source, num_classes: int, renormalised: list | None = Non
             probs[found.renormalise_rows - start] /= found.row_sums.astype(probs.dtype)[:, None]
             if renormalised is not None:
                 renormalised.append(found.renormalise_rows)
-        labels = _checked_labels(labels, num_classes, start)
+        labels = check_label_values(labels, num_classes, row_offset=start)
         yield start, labels, probs
         start += len(labels)
-
-
-def _checked_labels(labels: np.ndarray, num_classes: int, start: int) -> np.ndarray:
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.issubdtype(labels.dtype, np.floating) or np.any(np.mod(labels, 1) != 0):
-            raise InvalidLabelsError("labels must be integers", column="labels")
-        labels = labels.astype(np.int64)
-    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
-    if len(outside):
-        raise InvalidLabelsError(
-            f"labels must be in 0..{num_classes - 1} ({len(outside)} rows in this batch)",
-            column="labels",
-            rows=(outside[:5] + start).tolist(),
-        )
-    return labels
 
 
 @dataclass

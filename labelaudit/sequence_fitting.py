@@ -116,8 +116,9 @@ def multilabel_oof_probabilities(
         Independent per-class probabilities.
     fold_of : np.ndarray (N,) int32
     """
-    plan = plan_multilabel_folds(indicator, folds=folds or definition.folds,
-                                 seed=definition.seed if seed is None else seed)
+    plan = plan_multilabel_folds(
+        indicator, folds=folds or definition.folds, seed=definition.seed if seed is None else seed
+    )
     results = [fit_multilabel_fold(frame, indicator, plan, fold, definition) for fold in range(plan.n_folds)]
     return assemble(results, len(indicator), indicator.shape[1])
 
@@ -162,8 +163,15 @@ def _shape(token: str) -> str:
 def _token_strings(sentence: list[str], j: int, window: int) -> list[str]:
     token = sentence[j]
     lower = token.lower()
-    features = ["bias", f"w={lower}", f"shape={_shape(token)}", f"pre3={lower[:3]}", f"suf3={lower[-3:]}",
-                f"title={token.istitle()}", f"first={j == 0}"]
+    features = [
+        "bias",
+        f"w={lower}",
+        f"shape={_shape(token)}",
+        f"pre3={lower[:3]}",
+        f"suf3={lower[-3:]}",
+        f"title={token.istitle()}",
+        f"first={j == 0}",
+    ]
     for offset in range(-window, window + 1):
         if offset:
             k = j + offset
@@ -174,9 +182,7 @@ def _token_strings(sentence: list[str], j: int, window: int) -> list[str]:
     return features
 
 
-def token_features(
-    tokens: list[list[str]], *, window: int = 2, n_features: int = TOKEN_HASH_FEATURES
-) -> sp.csr_matrix:
+def token_features(tokens: list[list[str]], *, window: int = 2, n_features: int = TOKEN_HASH_FEATURES) -> sp.csr_matrix:
     """Hashed features of every token, (T, n_features), in flat order (sentence by sentence).
 
     Per token: lower-cased form, word shape, 3-letter prefix and suffix, title case, sentence start, and the

@@ -53,7 +53,14 @@ def ingest(store: AuditStore, run_id: str, source: str, bundle: DatasetBundle) -
     definition = bundle.definition
     with recording(store, run_id, "ingest") as started:
         text_columns = tuple(
-            c for c in (definition.id_column, definition.label_column, definition.annotator_column) if c
+            c
+            for c in (
+                definition.id_column,
+                definition.label_column,
+                definition.annotator_column,
+                definition.tokens_column,
+            )
+            if c
         )
         frame, info = read_batch(source, string_columns=text_columns)
         if definition.id_column and definition.id_column in frame.columns:
@@ -94,6 +101,8 @@ def _column_roles(frame: pd.DataFrame, bundle: DatasetBundle) -> pd.DataFrame:
         roles[definition.id_column] = "id"
     if definition.annotator_column:
         roles[definition.annotator_column] = "annotator"
+    if definition.tokens_column:
+        roles[definition.tokens_column] = "tokens"
     return pd.DataFrame(
         {
             "position": np.arange(len(frame.columns), dtype=np.int32),

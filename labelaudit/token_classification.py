@@ -261,11 +261,16 @@ def common_label_issues(
         columns = ["token", "num_label_issues"]
     else:
         excluded = {tuple(pair) for pair in exclude}
-        keep = np.array([(g, p) not in excluded for g, p in zip(given.tolist(), predicted.tolist(), strict=True)],
-                        dtype=bool)
+        keep = np.array(
+            [(g, p) not in excluded for g, p in zip(given.tolist(), predicted.tolist(), strict=True)], dtype=bool
+        )
         frame = pd.DataFrame({"order": order, "token": words, "given_label": given, "predicted_label": predicted})
-        counts = (frame[keep].groupby(["order", "token", "given_label", "predicted_label"], sort=True).size()
-                  .reset_index(name="num_label_issues"))
+        counts = (
+            frame[keep]
+            .groupby(["order", "token", "given_label", "predicted_label"], sort=True)
+            .size()
+            .reset_index(name="num_label_issues")
+        )
         if class_names:
             names = np.asarray(class_names, dtype=object)
             counts["given_label"] = names[counts["given_label"].to_numpy()]
@@ -370,10 +375,16 @@ def _per_class_frame(flat: _Flat, mask: np.ndarray, names: np.ndarray) -> pd.Dat
     sentence_of = np.repeat(np.arange(len(flat.lengths)), flat.lengths)
     pairs = np.unique(np.column_stack((flat.labels[mask], sentence_of[mask])), axis=0)
     sentences = np.bincount(pairs[:, 0], minlength=num_classes) if len(pairs) else np.zeros(num_classes, int)
-    frame = pd.DataFrame({
-        "class_index": np.arange(num_classes), "class_name": names, "tokens": total, "issues": flagged,
-        "issue_rate": flagged / np.maximum(total, 1), "sentences_with_issue": sentences,
-    })
+    frame = pd.DataFrame(
+        {
+            "class_index": np.arange(num_classes),
+            "class_name": names,
+            "tokens": total,
+            "issues": flagged,
+            "issue_rate": flagged / np.maximum(total, 1),
+            "sentences_with_issue": sentences,
+        }
+    )
     return frame.sort_values("issues", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -407,8 +418,9 @@ def audit_tokens(
     TokenAudit
     """
     flat = _Flat.from_inputs(labels, pred_probs)
-    names = np.asarray([str(k) for k in range(flat.pred_probs.shape[1])] if class_names is None else class_names,
-                       dtype=object)
+    names = np.asarray(
+        [str(k) for k in range(flat.pred_probs.shape[1])] if class_names is None else class_names, dtype=object
+    )
     if len(names) != flat.pred_probs.shape[1]:
         raise ValueError(f"class_names has {len(names)} names but pred_probs has {flat.pred_probs.shape[1]} columns")
     ranked = multiclass_filter.find_label_issues(
@@ -420,18 +432,34 @@ def audit_tokens(
     predicted = flat.pred_probs.argmax(axis=1)
     issues = flat.pairs(ranked)
     sentence_has_issue = np.logical_or.reduceat(mask, flat.offsets[:-1])
-    table = pd.DataFrame({
-        "sentence": [i for i, _ in issues], "token": [j for _, j in issues],
-        "given": names[flat.labels[ranked]], "predicted": names[predicted[ranked]], "score": scores[ranked],
-    })
+    table = pd.DataFrame(
+        {
+            "sentence": [i for i, _ in issues],
+            "token": [j for _, j in issues],
+            "given": names[flat.labels[ranked]],
+            "predicted": names[predicted[ranked]],
+            "score": scores[ranked],
+        }
+    )
     if tokens is not None:
         table.insert(2, "text", [tokens[i][j] for i, j in issues])
         table["sentence_text"] = [highlight_token(tokens[i], j) for i, j in issues]
-    confusions = (table.groupby(["given", "predicted"], sort=False).size().reset_index(name="num_label_issues")
-                  .sort_values("num_label_issues", ascending=False, kind="stable").reset_index(drop=True))
+    confusions = (
+        table.groupby(["given", "predicted"], sort=False)
+        .size()
+        .reset_index(name="num_label_issues")
+        .sort_values("num_label_issues", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
     return TokenAudit(
-        issues=issues, offsets=flat.offsets, token_issue_mask=mask, token_scores=scores, predicted=predicted,
+        issues=issues,
+        offsets=flat.offsets,
+        token_issue_mask=mask,
+        token_scores=scores,
+        predicted=predicted,
         sentence_scores=_sentence_scores(scores, flat, sentence_score_method, sentence_score_kwargs),
-        sentence_has_issue=sentence_has_issue, issue_tokens=table, per_class=_per_class_frame(flat, mask, names),
+        sentence_has_issue=sentence_has_issue,
+        issue_tokens=table,
+        per_class=_per_class_frame(flat, mask, names),
         confusions=confusions,
     )

@@ -11,7 +11,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import stages
+from labelaudit import stages, stages_sequences
 from labelaudit.crossval import FoldPlan, FoldResult, fit_fold
 from labelaudit.definition import DatasetBundle, DatasetDefinition
 from labelaudit.store import AuditStore
@@ -76,9 +76,15 @@ def fit_one_fold(
     retry_condition_fn=retry_infrastructure_errors,
 )
 def store_fit(
-    store: AuditStore, run_id: str, inputs: stages.FitInputs, results: list[FoldResult]
+    store: AuditStore,
+    run_id: str,
+    inputs: stages.FitInputs | stages_sequences.SequenceFitInputs,
+    results: list[FoldResult],
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    probs, metrics = stages.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
+    if isinstance(inputs, stages_sequences.SequenceFitInputs):  # multi-label or token labels
+        probs, metrics = stages_sequences.store_fit(store, run_id, inputs, results)
+    else:
+        probs, metrics = stages.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
     overall = metrics[metrics["fold"].isna()].iloc[0]
     get_run_logger().info("out-of-fold accuracy %.4f, log-loss %.4f", overall["accuracy"], overall["log_loss"])
     return probs, metrics
@@ -92,10 +98,19 @@ def store_fit(
     retry_condition_fn=retry_infrastructure_errors,
 )
 def load_probabilities(
-    store: AuditStore, run_id: str, path: str, batch: stages.Batch, inputs: stages.FitInputs
+    store: AuditStore,
+    run_id: str,
+    path: str,
+    batch: stages.Batch,
+    inputs: stages.FitInputs | stages_sequences.SequenceFitInputs,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Bring-your-own-model: the probabilities come from a file and fitting is skipped."""
-    probs, metrics = stages.use_precomputed(store, run_id, path, batch, inputs.labels, inputs.classes, inputs.started)
+    if isinstance(inputs, stages_sequences.SequenceFitInputs):  # multi-label or token labels
+        probs, metrics = stages_sequences.use_precomputed(store, run_id, path, batch, inputs)
+    else:
+        probs, metrics = stages.use_precomputed(
+            store, run_id, path, batch, inputs.labels, inputs.classes, inputs.started
+        )
     get_run_logger().info("using precomputed probabilities from %s", path)
     return probs, metrics
 
@@ -103,8 +118,22 @@ def load_probabilities(
 @task(name="plan-folds", cache_policy=NO_CACHE)
 def plan_fit(
     store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, precomputed: bool
-) -> stages.FitInputs:
-    """Encode the labels and plan stratified folds; a batch that cannot be cross-validated stops here."""
+) -> stages.FitInputs | stages_sequences.SequenceFitInputs:
+    """Encode the labels and plan stratified folds; a batch that cannot be cross-validated stops here.
+
+    Multi-label and token batches (``label_type``) get :class:`~labelaudit.stages_sequences.SequenceFitInputs`.
+    """
+    if bundle.definition.label_type in stages_sequences.SEQUENCE_TYPES:
+        inputs = stages_sequences.prepare_fit(store, run_id, batch, bundle, precomputed=precomputed)
+        if inputs.plan is not None:
+            get_run_logger().info(
+                "%s labels, %d classes, %d folds (seed %d)",
+                inputs.label_type,
+                len(inputs.classes),
+                inputs.plan.n_folds,
+                bundle.definition.seed,
+            )
+        return inputs
     inputs = stages.prepare_fit(store, run_id, batch, bundle, precomputed=precomputed)
     if inputs.plan is not None:
         get_run_logger().info(

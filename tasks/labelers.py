@@ -6,7 +6,7 @@ import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import crowd, stages
+from labelaudit import crowd, stages, stages_sequences
 from labelaudit.definition import DatasetBundle
 from labelaudit.feedback import dataset_verdicts
 from labelaudit.labelers import LabelerProfiles
@@ -27,6 +27,9 @@ def prepare_labels(
     store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, annotations: str | None
 ) -> crowd.LabelInputs:
     """Majority vote of the annotations and confirmed review corrections become the labels to fit."""
+    if bundle.definition.label_type in stages_sequences.SEQUENCE_TYPES:  # multi-label / token: the file's labels
+        stages_sequences.refuse_annotations(store, run_id, bundle, annotations)
+        return crowd.LabelInputs(batch, bundle)
     verdicts = dataset_verdicts(store, bundle.definition.name)
     inputs = crowd.prepare_labels(store, run_id, batch, bundle, annotations, verdicts)
     if inputs.message:

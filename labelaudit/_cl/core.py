@@ -57,7 +57,9 @@ class Prepared:
         return kernels.confident_thresholds(self.groups, self.self_confidence)
 
     def confident_pass(self, thresholds=None, *, keep_predicted: bool = False) -> kernels.ConfidentPass:
-        chosen = self.thresholds if thresholds is None else np.asarray(thresholds)
+        chosen = self.thresholds if thresholds is None else np.asarray(thresholds).reshape(-1)
+        if chosen.shape != (self.num_classes,):
+            raise ValueError(f"thresholds must have {self.num_classes} values, got {np.shape(thresholds)}")
         return kernels.confident_pass(
             self.labels, self.pred_probs, self.self_confidence, chosen, keep_predicted=keep_predicted
         )

@@ -206,8 +206,20 @@ def validate_labels(labels: object, num_rows: int, num_classes: int) -> np.ndarr
         raise InvalidLabelsError(f"labels must be 1-D, got shape {arr.shape}", column="labels")
     if len(arr) != num_rows:
         raise InvalidLabelsError(f"labels has {len(arr)} entries but pred_probs has {num_rows} rows", column="labels")
-    if arr.dtype == bool:
-        arr = arr.astype(np.int64)
+    return check_label_values(arr, num_classes)
+
+
+def check_label_values(labels: np.ndarray, num_classes: int, *, row_offset: int = 0) -> np.ndarray:
+    """Return 1-D `labels` as integers in ``0 .. num_classes-1`` (integral floats converted to int64).
+
+    Used on the whole array in memory and on each batch out of core (`row_offset` numbers the batch's rows).
+
+    Raises
+    ------
+    InvalidLabelsError
+        Non-integer values or values outside ``0 .. num_classes-1`` (message names rows).
+    """
+    arr = labels.astype(np.int64) if labels.dtype == bool else labels
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.issubdtype(arr.dtype, np.floating):
             raise InvalidLabelsError(f"labels must be integers, got dtype {arr.dtype}", column="labels")
@@ -216,16 +228,15 @@ def validate_labels(labels: object, num_rows: int, num_classes: int) -> np.ndarr
             raise InvalidLabelsError(
                 _rows_message("labels must be integers", fractional),
                 column="labels",
-                rows=fractional[:_SHOWN_ROWS].tolist(),
+                rows=(fractional[:_SHOWN_ROWS] + row_offset).tolist(),
             )
         arr = arr.astype(np.int64)
-    lowest, highest = arr.min(), arr.max()
-    if lowest < 0 or highest >= num_classes:
+    if len(arr) and (arr.min() < 0 or arr.max() >= num_classes):
         outside = np.flatnonzero((arr < 0) | (arr >= num_classes))
         raise InvalidLabelsError(
             _rows_message(f"labels must be in 0..{num_classes - 1} (pred_probs has {num_classes} columns)", outside),
             column="labels",
-            rows=outside[:_SHOWN_ROWS].tolist(),
+            rows=(outside[:_SHOWN_ROWS] + row_offset).tolist(),
         )
     return arr
 

@@ -18,6 +18,7 @@ import duckdb
 
 from labelaudit.errors import RunNotFoundError
 from labelaudit.report.labelers_section import LabelersSection, load_labelers_section
+from labelaudit.report.sequence_section import SequenceSection, load_sequence_section
 from labelaudit.store import STAGE_TABLES, AuditStore
 
 #: Flagged rows embedded in one report, most suspicious first; the rest are counted and left in DuckDB.
@@ -203,6 +204,7 @@ class RunView:
     flagged: FlaggedTable
     labels: list[str] = field(default_factory=list)
     labelers: LabelersSection | None = None  # annotators and review precision (labelers_section.py)
+    sequences: SequenceSection | None = None  # multi-label / token issue details (sequence_section.py)
 
     @property
     def outcome(self) -> str:
@@ -404,6 +406,7 @@ def load_run(
             flagged=_flagged(con, run_id, columns, max_flagged_rows, max_cell_chars),
             labels=labels,
             labelers=load_labelers_section(con, run_id, run["dataset"], _json(run["params"], {})),
+            sequences=load_sequence_section(con, run_id, _json(run["params"], {})),
         )
     return view
 

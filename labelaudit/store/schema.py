@@ -243,6 +243,25 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # 3: multi-label and token labels (label_type in dataset.json). scores/class_metrics/run_metrics keep their
+    # meaning per row (multi-label) or sentence (token); which tag or token looks wrong is a detail row here.
+    """
+    CREATE TABLE label_issue_details (
+        run_id VARCHAR NOT NULL,
+        row_idx BIGINT NOT NULL,          -- the row (multi-label) or sentence (token), as in scores
+        row_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,        -- class index of the tag (multi-label) or 0-based token index (token)
+        item VARCHAR NOT NULL,            -- the tag (multi-label) or the token's text (token)
+        kind VARCHAR NOT NULL,            -- missing | extra (multi-label) | mislabeled (token)
+        given VARCHAR NOT NULL,           -- multi-label: present | absent; token: the given tag
+        suggested VARCHAR NOT NULL,       -- multi-label: absent | present; token: the predicted tag
+        score DOUBLE NOT NULL,            -- self-confidence of the given annotation (lower: more suspicious)
+        suggested_prob DOUBLE NOT NULL,   -- out-of-fold probability of the suggestion
+        detail_rank INTEGER NOT NULL      -- 1 = most suspicious detail of the run
+    );
+    -- token batches: one oof_probs row per token (row_idx = sentence, token_idx = token); NULL otherwise
+    ALTER TABLE oof_probs ADD COLUMN token_idx INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -254,7 +273,7 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
     # with --annotations or confirmed review corrections only: the labels the audit fits, before fitting
     "labels": ("annotations",),
     "fit": ("classes", "fold_metrics", "oof_probs"),
-    "score": ("scores", "noise_matrix", "class_metrics", "run_metrics"),
+    "score": ("scores", "noise_matrix", "class_metrics", "run_metrics", "label_issue_details"),
     # with --annotations only: CROWDLAB consensus and the labeler profiles, after scoring
     "labelers": (
         "item_consensus",

@@ -114,3 +114,11 @@ def test_summary_is_frozen():
     with pytest.raises(AttributeError):
         summary.num_issues = 3
     assert summary.num_issues == 1 and summary.suggested_label.tolist() == [0, 1, 1, 1, 2, 2]
+
+
+def test_given_thresholds_are_used_and_checked():
+    joint = count.compute_confident_joint(LABELS, PROBS, thresholds=[0.15, 0.15, 0.15], calibrate=False)
+    # every row passes two or more thresholds, so each goes to its argmax
+    np.testing.assert_array_equal(joint, [[1, 1, 0], [0, 2, 0], [0, 0, 2]])
+    with pytest.raises(ValueError, match="3 values"):
+        count.compute_confident_joint(LABELS, PROBS, thresholds=[0.5, 0.5])
