@@ -145,6 +145,11 @@ def prepare_fit(
         plan, features = None, None
         if definition.label_type == "multilabel":
             targets = multilabel_indicator(labels, len(labels), len(classes))
+            if not precomputed and not definition.features:
+                raise FittingError(
+                    f"dataset {definition.name!r} declares no feature columns to fit the tags on; add features to "
+                    "dataset.json or supply precomputed probabilities (--probabilities)"
+                )
             if not precomputed:
                 plan = plan_multilabel_folds(targets, folds=definition.folds, seed=definition.seed)
         else:

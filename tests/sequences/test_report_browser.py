@@ -64,10 +64,17 @@ def visit(browser):
         context.close()
 
 
-def _shot(page, name: str, selector: str | None = None) -> None:
+def _shot(page, name: str, selector: str | None = None, max_height: float = 1600) -> None:
+    """A screenshot of the page, or of the top of ``selector`` (at most ``max_height`` pixels of it)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    target = page.locator(selector) if selector else page
-    target.screenshot(path=str(SCREENSHOTS / f"sequences-{name}.png"))
+    path = str(SCREENSHOTS / f"sequences-{name}.png")
+    if selector is None:
+        page.screenshot(path=path)
+        return
+    box = page.locator(selector).first.bounding_box()
+    scroll = page.evaluate("({x: window.scrollX, y: window.scrollY})")
+    clip = {"x": box["x"] + scroll["x"], "y": box["y"] + scroll["y"], "width": box["width"]}
+    page.screenshot(path=path, full_page=True, clip={**clip, "height": min(box["height"], max_height)})
 
 
 def test_tags_report_shows_missing_and_extra_tags(visit, seq_project, tags_run):
@@ -156,5 +163,5 @@ def test_hostile_tokens_are_escaped(visit, hostile_run, seq_project):
     stored = query(seq_project.database, "SELECT item FROM label_issue_details WHERE run_id = ?", [hostile_run.run_id])
     assert set(HOSTILE) <= set(stored["item"])
     section.locator("li.flagged-sentence").first.scroll_into_view_if_needed()
-    _shot(page, "ner-hostile", "ul.flagged-sentences")
+    _shot(page, "ner-hostile", "ul.flagged-sentences", max_height=420)
     seen.assert_clean()
