@@ -56,11 +56,19 @@ ANSWERS = ("verdict", "corrected_label")
 
 
 def _require_run(con: duckdb.DuckDBPyConnection, run_id: str, path: Path) -> dict[str, Any]:
+    """The run's dataset and parameters; reviews and exports work on one label per row (multiclass) only."""
     row = con.execute("SELECT dataset, params FROM runs WHERE run_id = ?", [run_id]).fetchall()
     if not row:
         raise RunNotFoundError(f"no run {run_id!r} in {path}")
     dataset, params = row[0]
-    return {"dataset": dataset, "params": json.loads(params) if params else {}}
+    params = json.loads(params) if params else {}
+    label_type = params.get("label_type", "multiclass")
+    if label_type != "multiclass":
+        raise InputDataError(
+            f"run {run_id} audited {label_type} labels; review sheets and cleaned exports support multiclass runs "
+            "only (query label_issue_details for the flagged tags or tokens)"
+        )
+    return {"dataset": dataset, "params": params}
 
 
 def _records(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:

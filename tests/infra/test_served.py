@@ -19,6 +19,7 @@ from tests.infra.helpers import (
     logs_until,
     record_timing,
     report_file,
+    task_runs,
     trigger,
     wait_final,
 )
@@ -145,3 +146,20 @@ def test_recurring_audit_runs_once_per_new_batch_then_is_a_no_op(served: ServedP
     )
     assert [p.rsplit("/", 1)[1] for p in trend["path"]] == ["2026-11-01.csv", "2026-11-02.csv"]
     assert trend["estimated_error_rate"].iloc[1] > trend["estimated_error_rate"].iloc[0]
+
+
+def test_a_batch_failing_its_schema_fails_without_retry_and_still_gets_artifacts(served: ServedProject) -> None:
+    wrong_file = served.project.data / "penguins" / "penguins_batch.injected.csv"  # not a batch: other columns
+    with api(served.server.api_url) as client:
+        run_id = trigger(client, "audit", "penguins", {"source": str(wrong_file)})
+        run = wait_final(client, run_id)
+        found = artifacts(client, run_id)
+        validate = [t for t in task_runs(client, run_id) if t["name"].startswith("validate-schema")]
+
+    assert run["state"]["type"] == "FAILED"
+    assert "failed" in run["state"]["message"] and "schema expectations" in run["state"]["message"]
+    assert len(validate) == 1 and validate[0]["run_count"] == 1  # a data error is not retried
+    summary = found["audit-summary-penguins"]["data"]
+    assert "run failed" in summary and "expectations" in summary
+    stored = query(served.project.database, "SELECT status, message FROM runs WHERE flow_run_id = ?", [run_id])
+    assert stored["status"].iloc[0] == "failed" and stored["message"].iloc[0].startswith("validate:")

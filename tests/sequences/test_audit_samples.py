@@ -14,7 +14,7 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from tests.flow.helpers import query
+from tests.flow.helpers import query, run_cli
 from tests.sequences.conftest import audit
 
 TAGS = ["arts", "business", "health", "politics", "science", "sports"]
@@ -183,3 +183,10 @@ def _token_probability_file(db, run_id: str, path):
     byo.insert(0, "sentence_id", stored["sentence_id"])
     byo.to_parquet(path, index=False) if str(path).endswith(".parquet") else byo.to_csv(path, index=False)
     return path
+
+
+def test_review_sheet_and_export_refuse_multilabel_runs_clearly(seq_project, tags_run, tmp_path):
+    sheet = run_cli(seq_project, "review", "export", tags_run.run_id, "--db", str(seq_project.database),
+                    "--output", str(tmp_path / "review.csv"))  # fmt: skip
+    assert sheet.exit_code == 2 and "multiclass runs only" in " ".join(sheet.stderr.split())
+    assert not (tmp_path / "review.csv").exists()
