@@ -45,6 +45,7 @@ class InputDataError(LabelAuditError, ValueError):
         column: str | None = None,
         rows: Sequence[object] | None = None,
     ) -> None:
+        self.detail = message
         self.source = source
         self.column = column
         self.rows = list(rows) if rows is not None else None

@@ -6,8 +6,6 @@ batch by id, not by position, because a model pipeline elsewhere is free to reor
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -62,8 +60,11 @@ def load_precomputed(path: str, row_ids: pd.Series, classes: list[str], *, id_co
             source=path,
             column=id_column,
         )
-    values = frame[classes].to_numpy(dtype=np.float64, na_value=np.nan)[position.loc[wanted].to_numpy()]
-    try:
-        return validate_pred_probs(values)
+    values = frame[classes].to_numpy(dtype=np.float64, na_value=np.nan)
+    try:  # checked in file order, so the rows named are the file's (1 = first data row)
+        values = validate_pred_probs(values)
     except InputDataError as exc:
-        raise InputDataError(f"{Path(path).name}: {exc}", source=path) from exc
+        detail = exc.detail.replace("pred_probs rows", "probabilities")
+        rows = [r + 1 for r in exc.rows] if exc.rows else None
+        raise InputDataError(detail, source=path, rows=rows) from exc
+    return values[position.loc[wanted].to_numpy()]

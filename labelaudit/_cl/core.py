@@ -122,7 +122,7 @@ def noise_rate_rows(prepared: Prepared, prune_counts: np.ndarray, min_examples_p
     Only rows whose label is not top can have a positive margin, so each cell is solved among their positive
     margins; the whole class is read only for a cell asking for more rows than have a positive margin.
     """
-    if jit.enabled():
+    if jit.worth_it(prepared.num_rows * prepared.num_classes):
         return _noise_rate_rows_jit(prepared, prune_counts, min_examples_per_class)
     labels = prepared.labels
     candidates = kernels.LabelGroups.from_labels(labels[prepared.not_top], prepared.num_classes)

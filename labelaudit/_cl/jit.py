@@ -19,9 +19,21 @@ except ImportError:  # pragma: no cover - numba is optional
     numba = None
 
 
+#: Below this many probabilities the numpy kernels already take milliseconds, and loading (or, in a fresh
+#: environment, compiling) the numba kernels would cost more than it saves. ``LABELAUDIT_JIT_MIN_ELEMENTS``
+#: overrides it (the tests set 0 to run the compiled kernels on small arrays).
+DEFAULT_MIN_ELEMENTS = 1_000_000
+
+
 def enabled() -> bool:
     """True when numba is installed and not disabled with ``LABELAUDIT_NO_JIT=1``."""
     return numba is not None and os.environ.get("LABELAUDIT_NO_JIT", "") not in ("1", "true", "yes")
+
+
+def worth_it(num_elements: int) -> bool:
+    """Use the compiled kernels for an array of ``num_elements`` probabilities?"""
+    minimum = int(os.environ.get("LABELAUDIT_JIT_MIN_ELEMENTS", DEFAULT_MIN_ELEMENTS))
+    return enabled() and num_elements >= minimum
 
 
 def _compiled(func):

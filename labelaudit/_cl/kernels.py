@@ -118,7 +118,7 @@ def confident_pass(labels, pred_probs, self_conf, thresholds, *, keep_predicted=
     """
     num_rows, num_classes = pred_probs.shape
     shifted = thresholds - FLOATING_POINT_COMPARISON
-    if jit.enabled():
+    if jit.worth_it(pred_probs.size):
         return _confident_pass_jit(labels, pred_probs, self_conf, shifted, keep_predicted)
     flat_counts = np.zeros(num_classes * num_classes, dtype=np.int64)
     off_parts, top_parts = [], []

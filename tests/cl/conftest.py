@@ -11,4 +11,6 @@ from labelaudit._cl import jit
 def kernel_backend(request, monkeypatch):
     if request.param == "numpy":
         monkeypatch.setenv("LABELAUDIT_NO_JIT", "1")
+    else:  # the compiled kernels even on the tests' small arrays
+        monkeypatch.setenv("LABELAUDIT_JIT_MIN_ELEMENTS", "0")
     return request.param
