@@ -43,7 +43,9 @@ def parameters_of(config: ProjectConfig, dataset: DatasetConfig, *, recurring: b
     params.update({k: v for k, v in config.locations().items() if v is not None})
     overrides = dataset.overrides()
     if recurring:
-        overrides.pop("probabilities", None)  # precomputed probabilities belong to one batch
+        # precomputed probabilities and annotations belong to one batch, not to every new one
+        overrides.pop("probabilities", None)
+        overrides.pop("annotations", None)
     params.update(overrides)
     if dataset.task_runner.model_dump(exclude_defaults=True):
         params["task_runner"] = dataset.task_runner.model_dump(exclude_none=True)

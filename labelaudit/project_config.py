@@ -98,6 +98,7 @@ class AuditParameters(BaseModel):
     folds: int | None = Field(default=None, ge=2, le=50)
     model: Literal["logistic_regression", "hist_gradient_boosting", "random_forest"] | None = None
     probabilities: str | None = None
+    annotations: str | None = None
     thresholds: dict[str, Any] | None = None
     data_docs: bool | None = None
 
