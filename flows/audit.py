@@ -28,7 +28,6 @@ from tasks.artifacts import publish_artifacts
 from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
 from tasks.ingest import ingest, validate_schema
 from tasks.labelers import prepare_labels, profile_labelers
-from tasks.labelers import score as score_with_reviews
 from tasks.publish import publish_report
 from tasks.runs import finish_run, start_run
 from tasks.score import quality_gate, score
@@ -158,8 +157,7 @@ def audit(
         if isinstance(inputs, SequenceFitInputs):  # multi-label or token labels: per-tag / per-token issues
             scored = score_sequences(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
         else:
-            scorer = score if bundle.quality.flag_cutoff_from_reviews is None else score_with_reviews
-            scored = scorer(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
+            scored = score(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
         profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
         verdict = quality_gate(store, run_id, scored, bundle)
         # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------

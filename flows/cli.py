@@ -158,6 +158,60 @@ def audit(
     _report_outcome(state, settings, run_id, as_json)
 
 
+@app.command()
+def score(
+    probabilities: Annotated[
+        str, typer.Argument(help="Parquet file: id, given label and one probability column per class")
+    ],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset definition name (its classes)")],
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Id column (default: the definition's id_column)")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option("--label-column", help="Given-label column (default: the definition's)")
+    ] = None,
+    memory_budget: Annotated[
+        str | None, typer.Option("--memory-budget", help="e.g. 2GiB [env LABELAUDIT_MEMORY_BUDGET; default 2GiB]")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Re-run this run id, replacing its output")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout")] = False,
+    db: DatabaseOption = None,
+    reports: ReportsOption = None,
+    expectations: ExpectationsOption = None,
+) -> None:
+    """Score probabilities from your own model out of core (any number of rows), publish the report, gate.
+
+    Streams the file in batches (memory stays within the budget), checks it with DuckDB, stores every row's
+    score, and states "out-of-core" in the report. Exit status: 0 accepted, 1 rejected by the quality gate,
+    2 bad input, 3 database locked.
+
+    Example: labelaudit score model_probs.parquet --dataset products --id-column sku
+    """
+    server = _start_prefect_in_background()
+    from labelaudit.store.database import new_run_id
+
+    settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
+    run_id = run_id or new_run_id()
+    from flows.score_probabilities import score_probabilities
+
+    if server is not None:
+        server.join()
+
+    state = score_probabilities(
+        dataset=dataset,
+        source=probabilities,
+        id_column=id_column,
+        label_column=label_column,
+        run_id=run_id,
+        database=str(settings.database),
+        reports=settings.reports_dir,
+        expectations=str(settings.expectations_dir),
+        memory_budget=memory_budget,
+        return_state=True,
+    )
+    _report_outcome(state, settings, run_id, as_json)
+
+
 def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool) -> None:
     from labelaudit.errors import LabelAuditError, RunNotFoundError
     from labelaudit.store import AuditStore

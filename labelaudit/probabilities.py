@@ -12,7 +12,14 @@ import pandas as pd
 from labelaudit.errors import InputDataError
 
 
-def load_precomputed(path: str, row_ids: pd.Series, classes: list[str], *, id_column: str | None = None) -> np.ndarray:
+def load_precomputed(
+    path: str,
+    row_ids: pd.Series,
+    classes: list[str],
+    *,
+    id_column: str | None = None,
+    memory_budget: int | None = None,
+) -> np.ndarray:
     """Probabilities (N, K) aligned to ``row_ids`` and ``classes``.
 
     Parameters
@@ -25,10 +32,14 @@ def load_precomputed(path: str, row_ids: pd.Series, classes: list[str], *, id_co
         Class names in class-index order; every one must be a column of the file.
     id_column : str, optional
         Name of the id column; by default the one column that is not a class.
+    memory_budget : int, optional
+        Bytes; a Parquet file above it is refused (see :func:`check_fits_in_memory`). Default: the
+        ``memory_budget`` setting (``LABELAUDIT_MEMORY_BUDGET``, 2 GiB).
     """
     from labelaudit._cl.validation import validate_pred_probs
     from labelaudit.ingest import read_batch
 
+    check_fits_in_memory(path, memory_budget)
     frame, _ = read_batch(path, string_columns=(id_column,) if id_column else ())
     frame.columns = [str(c) for c in frame.columns]
     missing = [c for c in classes if c not in frame.columns]
@@ -68,3 +79,35 @@ def load_precomputed(path: str, row_ids: pd.Series, classes: list[str], *, id_co
         rows = [r + 1 for r in exc.rows] if exc.rows else None
         raise InputDataError(detail, source=path, rows=rows) from exc
     return values[position.loc[wanted].to_numpy()]
+
+
+def check_fits_in_memory(path: str, memory_budget: int | None = None) -> None:
+    """Refuse a Parquet file of probabilities too big to load whole, pointing to ``labelaudit score``.
+
+    Too big: the file, or the float64 matrix it decodes to (rows x columns x 8 bytes, from the Parquet metadata),
+    is larger than ``memory_budget`` bytes. CSV files are not checked here (the reader's own size limit applies).
+    """
+    from pathlib import Path
+
+    from labelaudit.settings import Settings
+
+    file = Path(path)
+    if file.suffix.lower() not in (".parquet", ".pq") or not file.is_file():
+        return
+    budget = Settings().memory_budget if memory_budget is None else memory_budget
+    size = file.stat().st_size
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(file).metadata
+        decoded = meta.num_rows * meta.num_columns * 8
+    except Exception:  # unreadable: the reader reports it properly
+        decoded = 0
+    if max(size, decoded) > budget:
+        raise InputDataError(
+            f"is too big to score in memory ({size / 1024**2:,.0f} MiB on disk, about {decoded / 1024**2:,.0f} MiB "
+            f"decoded; memory budget {budget / 1024**2:,.0f} MiB, LABELAUDIT_MEMORY_BUDGET): score it out of core "
+            f"with `labelaudit score {path} --dataset <name>` (one table of id, label and one column per class), "
+            "which streams it",
+            source=str(path),
+        )

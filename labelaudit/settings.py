@@ -7,12 +7,28 @@ is not the project) or by the CLI's options, which take precedence.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+#: Default ``memory_budget``: 2 GiB.
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}  # fmt: skip
 
 
 def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default).expanduser()
+
+
+def parse_bytes(text: str | int) -> int:
+    """``"2GiB"``, ``"512 MB"``, ``"1e9"`` or ``2147483648`` as a number of bytes (units: B, kB/KiB, MB/MiB, ...)."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"cannot read {text!r} as a size in bytes; write e.g. 2GiB, 512MB or 1073741824")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,10 @@ class Settings:
         ``labelaudit reports serve`` or of a bucket's web endpoint.
     lock_timeout : float
         Seconds to wait for the DuckDB write lock held by another process before giving up.
+    memory_budget : int
+        Bytes of memory an audit may use for its data (``LABELAUDIT_MEMORY_BUDGET``, e.g. ``2GiB``, the default).
+        The in-memory ``audit`` refuses precomputed probabilities larger than this (pointing to
+        ``labelaudit score``, which streams them); ``labelaudit score`` gives it to DuckDB as its memory limit.
     """
 
     database: Path = field(default_factory=lambda: _env_path("LABELAUDIT_DB", "labelaudit.duckdb"))
@@ -39,6 +59,9 @@ class Settings:
     reports_dir: str = field(default_factory=lambda: os.environ.get("LABELAUDIT_REPORTS") or "reports")
     report_base_url: str | None = field(default_factory=lambda: os.environ.get("LABELAUDIT_REPORT_BASE_URL"))
     lock_timeout: float = field(default_factory=lambda: float(os.environ.get("LABELAUDIT_LOCK_TIMEOUT", "60")))
+    memory_budget: int = field(
+        default_factory=lambda: parse_bytes(os.environ.get("LABELAUDIT_MEMORY_BUDGET") or DEFAULT_MEMORY_BUDGET)
+    )
 
     def with_overrides(self, **values: object) -> Settings:
         """Return a copy with the non-``None`` values replaced (CLI options that were given)."""

@@ -33,6 +33,8 @@ def run_summary(store: AuditStore, run_id: str) -> dict[str, Any]:
         "flagged_rate": _float(m.get("flagged_rate")),
         "oof_accuracy": _float(m.get("oof_accuracy")),
         "method": m.get("method"),
+        "tie_rule": m.get("tie_rule"),
+        "scoring_path": m.get("scoring_path"),  # in-memory | out-of-core
         "gate": {
             "passed": None if gate.empty else bool(gate["passed"].all()),
             "thresholds": [

@@ -10,7 +10,6 @@ from labelaudit import crowd, stages, stages_sequences
 from labelaudit.definition import DatasetBundle
 from labelaudit.feedback import dataset_verdicts
 from labelaudit.labelers import LabelerProfiles
-from labelaudit.scoring import ScoredBatch
 from labelaudit.store import AuditStore
 from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
@@ -35,34 +34,6 @@ def prepare_labels(
     if inputs.message:
         get_run_logger().info("labels: %s", inputs.message)
     return inputs
-
-
-@task(name="score-with-reviews", **_RETRY)
-def score(
-    store: AuditStore,
-    run_id: str,
-    batch: stages.Batch,
-    labels: np.ndarray,
-    probs: np.ndarray,
-    classes: list[str],
-    bundle: DatasetBundle,
-    oof_log_loss: float | None,
-) -> ScoredBatch:
-    """Confident learning, with the flags restricted to the review cut-off when quality.json asks for it."""
-    verdicts = None
-    if bundle.quality.flag_cutoff_from_reviews is not None:
-        verdicts = dataset_verdicts(store, bundle.definition.name, exclude_run=run_id)
-    scored = crowd.score(
-        store, run_id, batch, labels, probs, classes, bundle, oof_log_loss=oof_log_loss, verdicts=verdicts
-    )
-    m = scored.run_metrics.iloc[0]
-    get_run_logger().info(
-        "%d of %d rows flagged; estimated label-error rate %.2f%%",
-        m["flagged"],
-        m["rows"],
-        100 * m["estimated_error_rate"],
-    )
-    return scored
 
 
 @task(name="profile-labelers", **_RETRY)

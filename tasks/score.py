@@ -6,8 +6,9 @@ import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import stages
+from labelaudit import crowd, stages
 from labelaudit.definition import DatasetBundle
+from labelaudit.feedback import dataset_verdicts
 from labelaudit.gate import GateResult
 from labelaudit.scoring import ScoredBatch
 from labelaudit.store import AuditStore
@@ -31,7 +32,13 @@ def score(
     bundle: DatasetBundle,
     oof_log_loss: float | None,
 ) -> ScoredBatch:
-    scored = stages.score(store, run_id, batch, labels, probs, classes, bundle, oof_log_loss=oof_log_loss)
+    """Confident learning; with ``flag_cutoff_from_reviews`` in quality.json, flags only up to the learned cut-off."""
+    verdicts = None
+    if bundle.quality.flag_cutoff_from_reviews is not None:
+        verdicts = dataset_verdicts(store, bundle.definition.name, exclude_run=run_id)
+    scored = crowd.score(
+        store, run_id, batch, labels, probs, classes, bundle, oof_log_loss=oof_log_loss, verdicts=verdicts
+    )
     m = scored.run_metrics.iloc[0]
     get_run_logger().info(
         "%d of %d rows flagged; estimated label-error rate %.2f%%",

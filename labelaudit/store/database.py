@@ -15,7 +15,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,13 +53,20 @@ def code_version() -> str:
 
 @dataclass
 class StageWrite:
-    """Everything one stage stores: its tables (pandas or Arrow, without the run id) and its timing."""
+    """Everything one stage stores: its tables (pandas or Arrow, without the run id) and its timing.
+
+    ``statements`` are for output too big for a DataFrame (e.g. the out-of-core score stage's per-row results):
+    ``(sql, parameters)`` pairs run after ``tables`` are inserted, in the same transaction, typically
+    ``INSERT INTO scores ... SELECT ... FROM read_parquet(?)``. Each must be an ``INSERT INTO`` one of the
+    stage's own tables (setting the run id itself) or a connection ``SET``; anything else is refused.
+    """
 
     tables: Mapping[str, Any]
     started_at: datetime
     rows: int | None = None
     message: str | None = None
     finished_at: datetime = field(default_factory=utcnow)
+    statements: Sequence[tuple[str, Sequence[Any]]] = ()
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -189,12 +196,18 @@ class AuditStore:
         unknown = set(output.tables) - set(owned)
         if unknown:
             raise ValueError(f"stage {stage!r} does not own tables {sorted(unknown)}")
+        for sql, _ in output.statements:
+            target = _STATEMENT_TARGET.match(sql)
+            if target is None or (target.group(1) is not None and target.group(1).lower() not in owned):
+                raise ValueError(f"stage {stage!r} may only INSERT INTO its tables {list(owned)} or SET: {sql[:80]!r}")
         with self.transaction() as con:
             self._require_run(con, run_id)
             for table in owned:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             for table, frame in output.tables.items():
                 _insert(con, table, run_id, frame)
+            for sql, params in output.statements:
+                con.execute(sql, list(params))
             self._record_stage(con, run_id, stage, "completed", output)
 
     def fail_stage(self, run_id: str, stage: str, *, started_at: datetime, message: str) -> None:
@@ -270,6 +283,10 @@ class AuditStore:
             "INSERT INTO run_stages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, stage, status, output.started_at, output.finished_at, seconds, output.rows, output.message],
         )
+
+
+#: What :attr:`StageWrite.statements` may be: an INSERT INTO a table (group 1), or a SET of the connection.
+_STATEMENT_TARGET = re.compile(r"^\s*(?:INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)\b|SET\s)", re.IGNORECASE)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any) -> None:

@@ -1,0 +1,119 @@
+"""The score-probabilities flow: one big table of probabilities from your own model, scored out of core.
+
+ingest (metadata only) → checks (DuckDB over the Parquet file) → confident learning in four streamed passes →
+gate → report. The same verdict, gate, tables and report as the audit flow, for tables too big for pandas: the
+file is never loaded whole, and memory stays within ``memory_budget`` whatever the number of rows.
+
+Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit.stages_outofcore``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+
+from flows.audit import load_bundle
+from labelaudit.errors import LabelAuditError
+from labelaudit.settings import Settings, parse_bytes
+from labelaudit.store import AuditStore
+from tasks.artifacts import publish_artifacts
+from tasks.outofcore import check_probabilities, ingest_metadata, score_out_of_core
+from tasks.publish import publish_report
+from tasks.runs import finish_run, start_run
+from tasks.score import quality_gate
+
+
+@flow(name="score-probabilities", flow_run_name="score-{dataset}", log_prints=False)
+def score_probabilities(
+    dataset: str,
+    source: str,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    thresholds: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    database: str | None = None,
+    reports: str | None = None,
+    expectations: str | None = None,
+    memory_budget: str | None = None,
+    workdir: str | None = None,
+) -> State:
+    """Score one big Parquet table of model probabilities out of core and gate it on the dataset's thresholds.
+
+    Args:
+        dataset: Name of the dataset definition in the expectations folder; its classes name the probability
+            columns (in order), its label and id columns are the table's unless overridden below.
+        source: Parquet file with an id column, the given label and one probability column per class, e.g.
+            /data/model_run_42/probs.parquet; tens or hundreds of millions of rows are fine.
+        id_column: Id column of the table; default the definition's id_column (row numbers when it has none).
+        label_column: Given-label column of the table; default the definition's label_column.
+        thresholds: Overrides of quality.json for this run, e.g. {"max_label_error_rate": 0.05}.
+        run_id: Re-run this run id (its earlier output is replaced); default a new id.
+        database: DuckDB file; default LABELAUDIT_DB or ./labelaudit.duckdb.
+        reports: Folder or fsspec URL reports are published to; default LABELAUDIT_REPORTS or ./reports.
+        expectations: Folder of dataset definitions; default LABELAUDIT_EXPECTATIONS or ./expectations.
+        memory_budget: Memory the scoring may use, e.g. "2GiB" (sets the batch size and DuckDB's memory limit);
+            default LABELAUDIT_MEMORY_BUDGET or 2 GiB.
+        workdir: Folder for temporary files (per-row results before they are stored, a spill of 4-8 bytes per
+            row); default the system's temporary folder. Needs about 25 bytes per row free.
+    """
+    logger = get_run_logger()
+    settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
+    budget = parse_bytes(memory_budget) if memory_budget is not None else settings.memory_budget
+    store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)
+    bundle = load_bundle(settings, dataset, thresholds=thresholds)
+    params = {
+        "dataset": dataset,
+        "source": source,
+        "probabilities": source,
+        "scoring_path": "out-of-core",
+        "id_column": id_column or bundle.definition.id_column,
+        "label_column": label_column or bundle.definition.label_column,
+        "thresholds": bundle.quality.model_dump(),
+        "filter_by": bundle.definition.filter_by,
+        "label_type": bundle.definition.label_type,
+        "memory_budget": budget,
+    }
+    run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
+    staging = Path(tempfile.mkdtemp(prefix="labelaudit-score-", dir=workdir))
+    try:
+        table = ingest_metadata(store, run_id, source, bundle, id_column, label_column, budget)
+        checks = check_probabilities(store, run_id, table)
+        scored = score_out_of_core(store, run_id, table, checks, bundle, staging)
+        verdict = quality_gate(store, run_id, scored, bundle)
+        status = "completed" if verdict.passed else "rejected"
+        finish_run(store, run_id, status, verdict.verdict, verdict.message())
+        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, None)
+        _artifacts(store, run_id, published.url)
+    except LabelAuditError as exc:
+        logger.error("run %s failed: %s", run_id, exc)
+        failed_report = _publish_failure(store, run_id, settings)
+        _artifacts(store, run_id, failed_report.url if failed_report else None)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location}"
+    if not verdict.passed:
+        return Failed(message=message)
+    return Completed(message=message)
+
+
+def _publish_failure(store: AuditStore, run_id: str, settings: Settings) -> Any:
+    """A failed run still gets a report (what failed, the checks); a failure here is only logged."""
+    try:
+        return publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, None)
+    except Exception as exc:  # the original error is the one to surface
+        get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)
+        return None
+
+
+def _artifacts(store: AuditStore, run_id: str, report_url: str | None) -> None:
+    """Summary, top rows, trend and report link in the UI; an artifact that cannot be created is only logged."""
+    state = publish_artifacts(store, run_id, report_url, return_state=True)
+    if state.is_failed():
+        get_run_logger().warning("could not create the artifacts of run %s: %s", run_id, state.message)

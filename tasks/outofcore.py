@@ -1,0 +1,124 @@
+"""Tasks of the ``score-probabilities`` flow: one big table of probabilities, scored out of core."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from labelaudit import stages_outofcore
+from labelaudit.definition import DatasetBundle
+from labelaudit.stages_outofcore import CheckResult, OutOfCoreScore, ProbabilityTable
+from labelaudit.store import AuditStore
+from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
+
+#: Seconds between progress lines while a pass streams the file.
+PROGRESS_EVERY = 10.0
+#: What each of the four passes over the file does (see labelaudit/outofcore.py).
+PASSES = {
+    1: "validate, count labels, class thresholds",
+    2: "confident joint",
+    3: "select the rows to flag",
+    4: "write per-row results",
+}
+
+
+@task(
+    name="ingest-metadata",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def ingest_metadata(
+    store: AuditStore,
+    run_id: str,
+    path: str,
+    bundle: DatasetBundle,
+    id_column: str | None,
+    label_column: str | None,
+    memory_budget: int,
+) -> ProbabilityTable:
+    table = stages_outofcore.ingest(
+        store, run_id, path, bundle, id_column=id_column, label_column=label_column, memory_budget=memory_budget
+    )
+    get_run_logger().info(
+        "%s: %d rows, %d classes, %.1f MiB (sha256 %s); streamed in batches of %d rows",
+        table.path,
+        table.rows,
+        len(table.classes),
+        (table.source.bytes or 0) / 1024**2,
+        table.source.sha256[:12],
+        table.batch_rows,
+    )
+    return table
+
+
+@task(
+    name="check-probabilities",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def check_probabilities(store: AuditStore, run_id: str, table: ProbabilityTable) -> CheckResult:
+    """Schema, labels, ids and probability rows checked in DuckDB; failures stop the run (not retried)."""
+    result = stages_outofcore.validate(store, run_id, table)
+    get_run_logger().info("checks: all %d met (DuckDB over the Parquet file)", len(result.outcomes))
+    return result
+
+
+def _progress_logger() -> stages_outofcore.Progress:
+    logger = get_run_logger()
+    last = {"time": time.monotonic(), "pass": 0}
+
+    def report(pass_number: int, done: int, total: int) -> None:
+        now = time.monotonic()
+        finished = done >= total
+        if pass_number != last["pass"] or finished or now - last["time"] >= PROGRESS_EVERY:
+            last.update(time=now, **{"pass": pass_number})
+            share = f" ({100 * done / total:.0f}%)" if total else ""
+            what = PASSES.get(pass_number, "")
+            logger.info("pass %d of 4 (%s): %d of %d rows%s", pass_number, what, done, total, share)
+
+    return report
+
+
+@task(
+    name="score-out-of-core",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_infrastructure_errors,
+)
+def score_out_of_core(
+    store: AuditStore,
+    run_id: str,
+    table: ProbabilityTable,
+    checks: CheckResult,
+    bundle: DatasetBundle,
+    workdir: Path,
+) -> OutOfCoreScore:
+    """Record the fit as precomputed, stream the four passes, store every score table in one transaction."""
+    logger = get_run_logger()
+    fit_started: datetime = stages_outofcore.prepare_fit(store, run_id, table, checks)
+    started = time.monotonic()
+    scored = stages_outofcore.score(
+        store, run_id, table, bundle, fit_started, workdir=workdir, progress=_progress_logger()
+    )
+    if scored.renormalised_warning:
+        logger.warning("%s", scored.renormalised_warning)
+    m = scored.run_metrics.iloc[0]
+    logger.info(
+        "%d of %d rows flagged (%s, ties: %s); estimated label-error rate %.2f%%; %.1f s",
+        m["flagged"],
+        m["rows"],
+        m["method"],
+        m["tie_rule"],
+        100 * m["estimated_error_rate"],
+        time.monotonic() - started,
+    )
+    return scored

@@ -1,0 +1,59 @@
+"""The memory-budget setting and the stage write's SQL statements."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from labelaudit.settings import Settings, parse_bytes
+from labelaudit.stages_outofcore import batch_rows_for
+from labelaudit.store import AuditStore, StageWrite
+from labelaudit.store.database import utcnow
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2GiB", 2 * 1024**3), ("512 MB", 512 * 1000**2), ("1e9", 10**9), ("1048576", 1 << 20), (4096, 4096)],
+)
+def test_sizes_are_read_with_units(text, expected) -> None:
+    assert parse_bytes(text) == expected
+
+
+def test_memory_budget_defaults_to_2_gib_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LABELAUDIT_MEMORY_BUDGET", raising=False)
+    assert Settings().memory_budget == 2 * 1024**3
+    monkeypatch.setenv("LABELAUDIT_MEMORY_BUDGET", "512MiB")
+    assert Settings().memory_budget == 512 * 1024**2
+    with pytest.raises(ValueError, match="size in bytes"):
+        parse_bytes("lots")
+
+
+def test_batch_rows_follow_the_budget() -> None:
+    assert batch_rows_for(2 * 1024**3, 4) == 1 << 20
+    assert batch_rows_for(2 * 1024**3, 10) == 419_430
+    assert batch_rows_for(64 * 1024**2, 100) == 1 << 14
+
+
+def test_stage_statements_run_in_the_stage_transaction(tmp_path) -> None:
+    store = AuditStore(tmp_path / "a.duckdb")
+    run_id = store.begin_run(dataset="d", source=None, params={})
+    insert = (
+        "INSERT INTO scores SELECT ?, range, range::VARCHAR, 'a', 'b', 0.5, 0.1, true, NULL FROM range(3)",
+        [run_id],
+    )
+    metrics = pd.DataFrame({"label": ["a"], "given_count": [3], "flagged": [3], "estimated_error_rate": [0.0],
+                            "flagged_rate": [1.0], "oof_accuracy": [0.0]})  # fmt: skip
+    for _ in range(2):  # a re-run replaces, never appends
+        store.write_stage(run_id, "score", StageWrite({"class_metrics": metrics}, utcnow(), statements=[insert]))
+    assert store.query("SELECT count(*) AS n FROM scores")["n"][0] == 3
+    # a failing statement rolls the whole stage back, tables included
+    bad = ("INSERT INTO scores SELECT ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL", [run_id])
+    with pytest.raises(Exception, match="NOT NULL"):
+        store.write_stage(run_id, "score", StageWrite({"class_metrics": metrics}, utcnow(), statements=[bad]))
+    assert store.query("SELECT count(*) AS n FROM scores")["n"][0] == 3
+    assert store.query("SELECT count(*) AS n FROM class_metrics")["n"][0] == 1
+    # statements may only write the stage's own tables
+    with pytest.raises(ValueError, match="may only INSERT INTO its tables"):
+        store.write_stage(run_id, "score", StageWrite({}, utcnow(), statements=[("DELETE FROM runs", [])]))
+    with pytest.raises(ValueError, match="may only INSERT INTO its tables"):
+        store.write_stage(run_id, "score", StageWrite({}, utcnow(), statements=[("INSERT INTO runs VALUES (1)", [])]))
