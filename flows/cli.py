@@ -50,30 +50,6 @@ ExpectationsOption = Annotated[
 ]
 
 
-def _start_prefect_in_background() -> threading.Thread | None:
-    """Start Prefect's temporary API server while the audit's heavy imports load.
-
-    Without ``PREFECT_API_URL`` Prefect starts a temporary server on first use, which takes seconds; so does
-    importing scikit-learn and the flow. Overlapping the two (the server is a separate process) cuts the time
-    to the first report by that much. With a configured server this does nothing.
-    """
-    if os.environ.get("PREFECT_API_URL"):
-        return None
-
-    def start() -> None:
-        from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE
-
-        if PREFECT_API_URL.value() or not PREFECT_SERVER_ALLOW_EPHEMERAL_MODE.value():
-            return
-        from prefect.server.api.server import SubprocessASGIServer
-
-        SubprocessASGIServer().start()
-
-    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
-    thread.start()
-    return thread
-
-
 def _settings(**overrides: Any) -> Any:
     from labelaudit.settings import Settings
 
@@ -131,15 +107,18 @@ def audit(
 
     Example: labelaudit audit data/penguins/penguins_batch.csv --dataset penguins
     """
-    server = _start_prefect_in_background()
+    from flows.warmup import start_prefect_api_in_background
+
+    api_ready = start_prefect_api_in_background()
     from labelaudit.store.database import new_run_id
 
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
     run_id = run_id or new_run_id()
+    import great_expectations  # noqa: F401  (used by the validation stage: imported while the API boots)
+
     from flows.audit import audit as audit_flow
 
-    if server is not None:
-        server.join()
+    api_ready()
 
     state = audit_flow(
         dataset=dataset,
@@ -187,15 +166,16 @@ def score(
 
     Example: labelaudit score model_probs.parquet --dataset products --id-column sku
     """
-    server = _start_prefect_in_background()
+    from flows.warmup import start_prefect_api_in_background
+
+    api_ready = start_prefect_api_in_background()
     from labelaudit.store.database import new_run_id
 
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
     run_id = run_id or new_run_id()
     from flows.score_probabilities import score_probabilities
 
-    if server is not None:
-        server.join()
+    api_ready()
 
     state = score_probabilities(
         dataset=dataset,

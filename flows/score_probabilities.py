@@ -21,6 +21,7 @@ from prefect.states import Completed, Failed, State
 from flows.audit import load_bundle
 from labelaudit.errors import LabelAuditError
 from labelaudit.settings import Settings, parse_bytes
+from labelaudit.stages_outofcore import duckdb_memory_limit
 from labelaudit.store import AuditStore
 from tasks.artifacts import publish_artifacts
 from tasks.outofcore import check_probabilities, ingest_metadata, score_out_of_core
@@ -65,7 +66,7 @@ def score_probabilities(
     logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
     budget = parse_bytes(memory_budget) if memory_budget is not None else settings.memory_budget
-    store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)
+    store = AuditStore(settings.database, lock_timeout=settings.lock_timeout, memory_limit=duckdb_memory_limit(budget))
     bundle = load_bundle(settings, dataset, thresholds=thresholds)
     params = {
         "dataset": dataset,
@@ -83,7 +84,7 @@ def score_probabilities(
     staging = Path(tempfile.mkdtemp(prefix="labelaudit-score-", dir=workdir))
     try:
         table = ingest_metadata(store, run_id, source, bundle, id_column, label_column, budget)
-        checks = check_probabilities(store, run_id, table)
+        checks = check_probabilities(store, run_id, table, staging)
         scored = score_out_of_core(store, run_id, table, checks, bundle, staging)
         verdict = quality_gate(store, run_id, scored, bundle)
         status = "completed" if verdict.passed else "rejected"

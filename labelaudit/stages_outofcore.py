@@ -25,7 +25,6 @@ import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from labelaudit.definition import DatasetBundle
-from labelaudit.errors import FittingError, InputDataError, SchemaValidationError
+from labelaudit.errors import DefinitionError, FittingError, InputDataError, SchemaValidationError
 from labelaudit.gx_runner import ExpectationOutcome, outcomes_frame
 from labelaudit.ingest import SourceInfo, file_sha256
+from labelaudit.outofcore import SUPPORTED
 from labelaudit.scoring import ScoredBatch
 from labelaudit.stages import recording
 from labelaudit.store import AuditStore, StageWrite
@@ -62,8 +62,9 @@ def batch_rows_for(memory_budget: int, num_classes: int) -> int:
 
 
 def duckdb_memory_limit(memory_budget: int) -> str:
-    """DuckDB's ``memory_limit`` within the budget (it spills to a temporary folder beyond that)."""
-    return f"{max(memory_budget // 2, 64 * 1024**2) // 1024**2}MiB"
+    """DuckDB's ``memory_limit``: a quarter of the budget (it spills to the work folder beyond that); the rest is
+    for Python, the streamed batches and pyarrow's buffer pool."""
+    return f"{max(memory_budget // 4, 64 * 1024**2) // 1024**2}MiB"
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,11 @@ def ingest(
             raise InputDataError("file does not exist", source=path)
         if not file.is_file():
             raise InputDataError("is a folder, not a file", source=path)
+        if definition.filter_by not in SUPPORTED:
+            raise DefinitionError(
+                f"dataset {definition.name!r} uses filter_by {definition.filter_by!r}; out of core the methods are "
+                f"{', '.join(SUPPORTED)}"
+            )
         if definition.label_type != "multiclass":
             raise InputDataError(
                 f"dataset {definition.name!r} has label_type {definition.label_type!r}; scoring probabilities out of "
@@ -379,13 +385,16 @@ class CheckResult:
     label_counts: dict[str, int]
 
 
-def validate(store: AuditStore, run_id: str, table: ProbabilityTable) -> CheckResult:
-    """Check the table without pandas (footer, then DuckDB); store every outcome; raise if any failed."""
+def validate(store: AuditStore, run_id: str, table: ProbabilityTable, *, workdir: Path | None = None) -> CheckResult:
+    """Check the table without pandas (footer, then DuckDB); store every outcome; raise if any failed.
+
+    ``workdir`` is where DuckDB spills (counting distinct ids of a big table can exceed its memory limit).
+    """
     with recording(store, run_id, "validate") as started:
         outcomes = _structure(table)
         counts: dict[str, int] = {}
         if all(o.success for o in outcomes):
-            with _connect(table) as con:
+            with _connect(table, workdir) as con:
                 label_outcomes, counts = _label_checks(con, table)
                 outcomes += label_outcomes + _value_checks(con, table)
         failed = [o for o in outcomes if not o.success]
@@ -478,15 +487,14 @@ class LabelledParquetSource:
 # -- fit (precomputed) and score ---------------------------------------------------------------------------
 
 
-def prepare_fit(store: AuditStore, run_id: str, table: ProbabilityTable, checks: CheckResult) -> datetime:
-    """The fit stage's start; refuses a table with fewer than two classes present, as the in-memory audit does."""
-    with recording(store, run_id, "fit") as started:
+def prepare_fit(store: AuditStore, run_id: str, table: ProbabilityTable, checks: CheckResult) -> None:
+    """Refuse a table with fewer than two classes present, as the in-memory audit does (a failed fit stage)."""
+    with recording(store, run_id, "fit"):
         present = [c for c, n in checks.label_counts.items() if n]
         if len(present) < 2:
             raise FittingError(
                 f"the batch has a single class ({present[0] if present else 'none'!r}); at least two are needed"
             )
-    return started
 
 
 @dataclass(frozen=True)
@@ -585,7 +593,6 @@ def score(
     run_id: str,
     table: ProbabilityTable,
     bundle: DatasetBundle,
-    fit_started: datetime,
     *,
     workdir: Path,
     progress: Progress | None = None,
@@ -607,6 +614,8 @@ def score(
                 )
             except InputDataError as exc:
                 raise InputDataError(f"{exc} (0-based row positions in the file)", source=table.path) from exc
+            finally:
+                pa.default_memory_pool().release_unused()  # the batches' buffers, before DuckDB needs memory
         renormalised = next((str(w.message) for w in caught if "renormal" in type(w.message).__name__.lower()), None)
         names = np.asarray(table.classes, dtype=object)
         with _connect(table, workdir) as con:
@@ -655,7 +664,7 @@ def score(
                         }
                     ),
                 },
-                fit_started,
+                utcnow(),  # nothing is fitted: the stage records the precomputed probabilities' accuracy
                 rows=n,
                 message=f"precomputed (out of core): {table.path}; probabilities not copied, the file is the record",
             ),
@@ -670,11 +679,7 @@ def score(
                 started,
                 rows=n,
                 message=message,
-                statements=[
-                    ("SET memory_limit = '" + duckdb_memory_limit(table.memory_budget) + "'", []),
-                    ("SET temp_directory = '" + str(workdir / "duckdb-tmp").replace("'", "''") + "'", []),
-                    _scores_statement(run_id, table, results),
-                ],
+                statements=[_scores_statement(run_id, table, results)],
             ),
         )
     empty = pd.DataFrame(

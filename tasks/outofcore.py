@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -64,9 +63,9 @@ def ingest_metadata(
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_infrastructure_errors,
 )
-def check_probabilities(store: AuditStore, run_id: str, table: ProbabilityTable) -> CheckResult:
+def check_probabilities(store: AuditStore, run_id: str, table: ProbabilityTable, workdir: Path) -> CheckResult:
     """Schema, labels, ids and probability rows checked in DuckDB; failures stop the run (not retried)."""
-    result = stages_outofcore.validate(store, run_id, table)
+    result = stages_outofcore.validate(store, run_id, table, workdir=workdir)
     get_run_logger().info("checks: all %d met (DuckDB over the Parquet file)", len(result.outcomes))
     return result
 
@@ -104,11 +103,9 @@ def score_out_of_core(
 ) -> OutOfCoreScore:
     """Record the fit as precomputed, stream the four passes, store every score table in one transaction."""
     logger = get_run_logger()
-    fit_started: datetime = stages_outofcore.prepare_fit(store, run_id, table, checks)
+    stages_outofcore.prepare_fit(store, run_id, table, checks)
     started = time.monotonic()
-    scored = stages_outofcore.score(
-        store, run_id, table, bundle, fit_started, workdir=workdir, progress=_progress_logger()
-    )
+    scored = stages_outofcore.score(store, run_id, table, bundle, workdir=workdir, progress=_progress_logger())
     if scored.renormalised_warning:
         logger.warning("%s", scored.renormalised_warning)
     m = scored.run_metrics.iloc[0]

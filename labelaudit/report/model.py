@@ -520,12 +520,13 @@ def _flagged(
     # The id and label are shown in the fixed columns; the row's other fields follow in file order.
     fields = [c.name for c in columns if c.role not in ("id", "label")]
     cursor = con.execute(
+        # the top rows are picked before the join (a top-N, not a sort of every flagged row: millions out of core)
         """SELECT s.issue_rank, s.row_id, s.given_label, s.suggested_label, s.label_quality, s.suggested_prob,
                   r.record
-           FROM scores s LEFT JOIN ingested_rows r ON r.run_id = s.run_id AND r.row_idx = s.row_idx
-           WHERE s.run_id = ? AND s.is_issue
-           ORDER BY s.issue_rank NULLS LAST, s.row_idx
-           LIMIT ?""",
+           FROM (SELECT * FROM scores WHERE run_id = ? AND is_issue
+                 ORDER BY issue_rank NULLS LAST, row_idx LIMIT ?) s
+           LEFT JOIN ingested_rows r ON r.run_id = s.run_id AND r.row_idx = s.row_idx
+           ORDER BY s.issue_rank NULLS LAST, s.row_idx""",
         [run_id, limit],
     )
     fetched = cursor.fetchall()

@@ -58,7 +58,7 @@ class StageWrite:
     ``statements`` are for output too big for a DataFrame (e.g. the out-of-core score stage's per-row results):
     ``(sql, parameters)`` pairs run after ``tables`` are inserted, in the same transaction, typically
     ``INSERT INTO scores ... SELECT ... FROM read_parquet(?)``. Each must be an ``INSERT INTO`` one of the
-    stage's own tables (setting the run id itself) or a connection ``SET``; anything else is refused.
+    stage's own tables, setting the run id itself; anything else is refused.
     """
 
     tables: Mapping[str, Any]
@@ -83,11 +83,16 @@ class AuditStore:
         The DuckDB file; created with the current schema if missing, upgraded in place if older.
     lock_timeout : float, default=60.0
         Seconds to wait for another process's write lock.
+    memory_limit : str, optional
+        DuckDB ``memory_limit`` of every connection (e.g. ``"512MiB"``); default DuckDB's (80 % of RAM). Set it when
+        the database holds runs of many millions of rows and the process must stay within a memory budget
+        (DuckDB's buffer pool otherwise caches what a report's queries scan).
     """
 
-    def __init__(self, path: Path | str, *, lock_timeout: float = 60.0) -> None:
+    def __init__(self, path: Path | str, *, lock_timeout: float = 60.0, memory_limit: str | None = None) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.memory_limit = memory_limit
 
     # -- connections -------------------------------------------------------------------------------------
 
@@ -113,6 +118,8 @@ class AuditStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")
             self._migrate(con)
             yield con
         finally:
@@ -198,8 +205,8 @@ class AuditStore:
             raise ValueError(f"stage {stage!r} does not own tables {sorted(unknown)}")
         for sql, _ in output.statements:
             target = _STATEMENT_TARGET.match(sql)
-            if target is None or (target.group(1) is not None and target.group(1).lower() not in owned):
-                raise ValueError(f"stage {stage!r} may only INSERT INTO its tables {list(owned)} or SET: {sql[:80]!r}")
+            if target is None or target.group(1).lower() not in owned:
+                raise ValueError(f"stage {stage!r} may only INSERT INTO its tables {list(owned)}: {sql[:80]!r}")
         with self.transaction() as con:
             self._require_run(con, run_id)
             for table in owned:
@@ -285,8 +292,8 @@ class AuditStore:
         )
 
 
-#: What :attr:`StageWrite.statements` may be: an INSERT INTO a table (group 1), or a SET of the connection.
-_STATEMENT_TARGET = re.compile(r"^\s*(?:INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)\b|SET\s)", re.IGNORECASE)
+#: What :attr:`StageWrite.statements` may be: an INSERT INTO a table (group 1).
+_STATEMENT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)\b", re.IGNORECASE)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any) -> None:
