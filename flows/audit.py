@@ -127,26 +127,21 @@ def audit(
         if probabilities is not None:
             probs, metrics = load_probabilities(store, run_id, probabilities, batch, inputs)
         else:
+            if isinstance(inputs, SequenceFitInputs):  # multi-label or token labels (label_type)
+                fold_task, per_kind = fit_sequence_fold, {"inputs": inputs}
+            else:
+                fold_task = fit_one_fold
+                per_kind = {"labels": inputs.labels, "n_classes": len(inputs.classes), "plan": inputs.plan}
             with task_submitter(task_runner) as submit:
                 futures = [
+                    # batch_sha256 is the fold cache key: same bytes, plan and model, no refit
                     submit(
-                        fit_sequence_fold,  # multi-label or token labels (label_type)
-                        inputs=inputs,
+                        fold_task,
                         fold=fold,
                         frame=batch.frame,
                         definition=bundle.definition,
                         batch_sha256=batch.source.sha256,
-                    )
-                    if isinstance(inputs, SequenceFitInputs)
-                    else submit(
-                        fit_one_fold,
-                        frame=batch.frame,
-                        labels=inputs.labels,
-                        n_classes=len(inputs.classes),
-                        plan=inputs.plan,
-                        fold=fold,
-                        definition=bundle.definition,
-                        batch_sha256=batch.source.sha256,  # the fold cache key: same bytes, plan, model: no refit
+                        **per_kind,
                     )
                     for fold in range(inputs.plan.n_folds)
                 ]
