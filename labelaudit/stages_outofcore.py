@@ -10,10 +10,16 @@ millions of rows. Nothing here loads it into pandas:
   queries over ``read_parquet`` (counts and a few example rows), stored in ``validation_results`` with codes like
   the GX suite's (GX cannot validate inside DuckDB with duckdb 2.0; see docs/scoring.md);
 - **score** streams the file through :func:`labelaudit.outofcore.confident_learning_summary_out_of_core`
-  (labels mapped to class indices batch by batch by :class:`LabelledParquetSource`), writes the per-row results
-  to a temporary Parquet file, then stores them in ``scores`` with one ``INSERT ... SELECT FROM read_parquet``
-  inside the score stage's transaction, next to ``noise_matrix``, ``class_metrics`` and ``run_metrics``
-  (``scoring_path = 'out-of-core'``). The fit stage is recorded as "precomputed (out of core)".
+  (labels mapped to class indices batch by batch by :class:`LabelledParquetSource`); its per-row results go to
+  :class:`ScoresSink`, which completes them from the input (id, class names, probability of the suggestion) and
+  writes them to a temporary Parquet file; the flagged rows are then ranked, and the rows are streamed into
+  ``scores`` (an Arrow ``RecordBatchReader`` DuckDB consumes batch by batch) inside the score stage's one
+  transaction, next to ``noise_matrix``, ``class_metrics`` and ``run_metrics`` (``scoring_path =
+  'out-of-core'``). The fit stage is recorded as "precomputed (out of core)".
+
+Why no SQL join of the results with the input: DuckDB's ``POSITIONAL JOIN`` materialises one side (it ran out
+of a 512 MiB memory limit at 100M rows), and a join on row numbers builds a hash table of N rows. Reading the
+input a second time beside the results, in the same order, costs one more streamed pass and no memory.
 
 Memory is bounded by the batch size and DuckDB's memory limit (both derived from the ``memory_budget``
 setting), not by the number of rows. Results equal the in-memory audit's on data that fits (tests/outofcore_flow).
@@ -118,10 +124,9 @@ def ingest(
                 f"{', '.join(SUPPORTED)}"
             )
         if definition.label_type != "multiclass":
-            raise InputDataError(
+            raise DefinitionError(
                 f"dataset {definition.name!r} has label_type {definition.label_type!r}; scoring probabilities out of "
-                "core supports multiclass labels only (use `labelaudit audit --probabilities` for the others)",
-                source=path,
+                "core supports multiclass labels only (use `labelaudit audit --probabilities` for the others)"
             )
         try:
             parquet = pq.ParquetFile(file)
@@ -298,9 +303,16 @@ def _value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
     selects = [f"count(*) FILTER (WHERE {cond})" for cond in conditions.values()]
     if table.id_column:
         ident = _q(table.id_column)
-        selects += [f"count(*) - count({ident})", f"count({ident}) - count(DISTINCT {ident})"]
+        selects.append(f"count(*) - count({ident})")
     found = con.execute(f"SELECT count(*), {', '.join(selects)} FROM read_parquet(?)", [table.path]).fetchone()
     rows_total, counts = int(found[0]), [int(v) for v in found[1:]]
+    if table.id_column:  # a GROUP BY, which spills to disk (count(DISTINCT) in the query above would not)
+        repeated = con.execute(
+            f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) "
+            f"WHERE {ident} IS NOT NULL GROUP BY {ident} HAVING count(*) > 1)",
+            [table.path],
+        ).fetchone()[0]
+        counts.append(int(repeated))
     described = {
         "PROBS-FINITE": ("expect_probabilities_to_be_finite", "have a missing, NaN or infinite probability"),
         "PROBS-RANGE": (
@@ -540,52 +552,134 @@ def _class_frame(per_class: pd.DataFrame, joint: np.ndarray, names: np.ndarray) 
     )
 
 
-def _per_class(con, table: ProbabilityTable, results: Path) -> pd.DataFrame:
-    """Given, flagged and correctly predicted rows per given class (results and input side by side by position)."""
-    con.register("_classes", pa.table({"label": table.classes, "idx": np.arange(len(table.classes))}))
-    found = con.execute(
-        f"""SELECT i.label, count(*) AS given_count, count(*) FILTER (WHERE r.is_label_issue) AS flagged,
-                   count(*) FILTER (WHERE r.suggested_label = c.idx) AS correct,
-                   count(*) FILTER (WHERE r.row IS NULL OR i.label IS NULL) AS unmatched
-            FROM read_parquet(?) r
-            POSITIONAL JOIN (SELECT CAST({_q(table.label_column)} AS VARCHAR) AS label FROM read_parquet(?)) i
-            LEFT JOIN _classes c ON c.label = i.label
-            GROUP BY ALL""",
-        [str(results), table.path],
-    ).fetchall()
-    frame = pd.DataFrame(found, columns=["label", "given_count", "flagged", "correct", "unmatched"])
-    if int(frame["unmatched"].sum()) or int(frame["given_count"].sum()) != table.rows:
-        raise InputDataError(
-            f"the scored rows ({int(frame['given_count'].sum())}) do not line up with the file's {table.rows} rows; "
-            "was it changed while it was being scored?",
-            source=table.path,
-        )
-    return frame.set_index("label").reindex(table.classes, fill_value=0).reset_index()
+SCORES_SCHEMA = pa.schema(
+    [
+        ("row_idx", pa.int64()),
+        ("row_id", pa.string()),
+        ("given_label", pa.string()),
+        ("suggested_label", pa.string()),
+        ("suggested_prob", pa.float64()),
+        ("label_quality", pa.float64()),
+        ("is_issue", pa.bool_()),
+    ]
+)
 
 
-def _scores_statement(run_id: str, table: ProbabilityTable, results: Path) -> tuple[str, list[Any]]:
-    """One INSERT of every row's score: results and input side by side by position, flagged rows ranked.
+@dataclass
+class ScoresSink:
+    """The core's result sink for the score stage: each result batch becomes ``scores`` rows, on disk.
 
-    ``row_id`` is the input's id (or the 1-based row number without an id column), the labels are class names,
-    ``suggested_prob`` is the input's probability of the suggested class, and ``issue_rank`` orders the flagged
-    rows by label quality, then row (as the in-memory path does).
+    The core writes results in row order, batch by batch (pass 4); this sink reads the same rows of the input
+    (id, label, class columns) with its own streaming reader, so each row gets its id, its labels as class names
+    and the probability of its suggested class without any join. It also counts, per given class, rows, flagged
+    rows and rows whose argmax is the given label, and keeps the flagged rows' (row, label quality) to rank them
+    at the end (memory: the number of flagged rows, as in the core's own buffers).
     """
-    if table.id_column:
-        row_id, id_select = f"CAST(i.{_q(table.id_column)} AS VARCHAR)", f"{_q(table.id_column)}, "
-    else:
-        row_id, id_select = "CAST(r.row + 1 AS VARCHAR)", ""
-    probs = ", ".join(_q(c) for c in table.classes)
-    as_list = ", ".join(f"i.{_q(c)}" for c in table.classes)
-    sql = f"""INSERT INTO scores (run_id, row_idx, row_id, given_label, suggested_label, suggested_prob,
-                                  label_quality, is_issue, issue_rank)
-              SELECT ?, r.row, {row_id}, CAST(i.{_q(table.label_column)} AS VARCHAR),
-                     (?::VARCHAR[])[r.suggested_label + 1], CAST(([{as_list}])[r.suggested_label + 1] AS DOUBLE),
-                     r.label_quality, r.is_label_issue, f.issue_rank
-              FROM read_parquet(?) r
-              POSITIONAL JOIN (SELECT {id_select}{_q(table.label_column)}, {probs} FROM read_parquet(?)) i
-              LEFT JOIN (SELECT row, row_number() OVER (ORDER BY label_quality, row) AS issue_rank
-                         FROM read_parquet(?) WHERE is_label_issue) f ON f.row = r.row"""
-    return sql, [run_id, table.classes, str(results), table.path, str(results)]
+
+    table: ProbabilityTable
+    path: Path
+    _writer: pq.ParquetWriter | None = field(default=None, init=False, repr=False)
+    _reader: Iterator[pa.RecordBatch] | None = field(default=None, init=False, repr=False)
+    _pending: list[pa.RecordBatch] = field(default_factory=list, init=False, repr=False)
+    _flagged: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, init=False, repr=False)
+    counts: np.ndarray = field(default=None, init=False)  # (3, K): given, flagged, correct per given class
+    ranks: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.zeros((3, len(self.table.classes)), dtype=np.int64)
+
+    def _columns(self) -> list[str]:
+        return [c for c in (self.table.id_column, self.table.label_column) if c] + list(self.table.classes)
+
+    def _take(self, n: int) -> pa.Table:
+        """The next ``n`` rows of the input."""
+        if self._reader is None:
+            file = pq.ParquetFile(self.table.path, pre_buffer=False)
+            self._reader = file.iter_batches(batch_size=self.table.batch_rows, columns=self._columns())
+        have = sum(b.num_rows for b in self._pending)
+        while have < n:
+            batch = next(self._reader)
+            self._pending.append(batch)
+            have += batch.num_rows
+        rows = pa.Table.from_batches(self._pending).combine_chunks()
+        self._pending = rows.slice(n).to_batches()
+        return rows.slice(0, n)
+
+    def write(self, results: pa.Table) -> None:
+        n = results.num_rows
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(str(self.path), SCORES_SCHEMA)
+        if n == 0:
+            return
+        k = len(self.table.classes)
+        rows = results.column("row").to_numpy()
+        suggested = results.column("suggested_label").to_numpy().astype(np.int64)
+        mask = results.column("is_label_issue").to_numpy(zero_copy_only=False)
+        quality = results.column("label_quality").to_numpy()
+        source = self._take(n)
+        labels = pc.cast(source.column(self.table.label_column), pa.string())
+        found = pc.index_in(labels, value_set=pa.array(self.table.classes))
+        codes = pc.fill_null(found, k).to_numpy(zero_copy_only=False)  # k: unknown (refused by the checks)
+        chosen = np.zeros(n, dtype=np.float64)
+        for j, name in enumerate(self.table.classes):
+            pick = np.flatnonzero(suggested == j)
+            if len(pick):
+                chosen[pick] = source.column(name).take(pa.array(pick)).to_numpy(zero_copy_only=False)
+        if self.table.id_column:
+            row_id = pc.cast(source.column(self.table.id_column), pa.string())
+        else:
+            row_id = pa.array((rows + 1).astype(str))
+        self.counts[0] += np.bincount(codes, minlength=k + 1)[:k]
+        self.counts[1] += np.bincount(codes[mask], minlength=k + 1)[:k]
+        self.counts[2] += np.bincount(codes[suggested == codes], minlength=k + 1)[:k]
+        if mask.any():
+            self._flagged.append((rows[mask], quality[mask]))
+        self._writer.write_table(
+            pa.table(
+                [
+                    pa.array(rows),
+                    row_id,
+                    labels,
+                    pa.array(self.table.classes).take(pa.array(suggested)),
+                    pa.array(chosen),
+                    pa.array(quality),
+                    pa.array(mask),
+                ],
+                schema=SCORES_SCHEMA,
+            )
+        )
+
+    def close(self) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(str(self.path), SCORES_SCHEMA)
+        self._writer.close()
+        rows = np.concatenate([f[0] for f in self._flagged]) if self._flagged else np.empty(0, dtype=np.int64)
+        quality = np.concatenate([f[1] for f in self._flagged]) if self._flagged else np.empty(0)
+        self._flagged = []
+        # most suspicious first; ties by row (as in memory). ranks[i] belongs to the i-th flagged row in row order
+        order = np.lexsort((rows, quality))
+        self.ranks = np.empty(len(rows), dtype=np.int32)
+        self.ranks[order] = np.arange(1, len(rows) + 1, dtype=np.int32)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The stored rows with ``issue_rank``, streamed (DuckDB inserts it without holding it in memory)."""
+        schema = SCORES_SCHEMA.append(pa.field("issue_rank", pa.int32()))
+        ranks = self.ranks if self.ranks is not None else np.empty(0, dtype=np.int32)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            done = 0
+            for batch in pq.ParquetFile(self.path, pre_buffer=False).iter_batches(batch_size=self.table.batch_rows):
+                mask = batch.column("is_issue").to_numpy(zero_copy_only=False)
+                rank = np.zeros(batch.num_rows, dtype=np.int32)
+                flagged = int(mask.sum())
+                rank[mask] = ranks[done : done + flagged]
+                done += flagged
+                yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(rank, mask=~mask)], schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def score(
@@ -598,28 +692,31 @@ def score(
     progress: Progress | None = None,
 ) -> OutOfCoreScore:
     """Stream confident learning over the file; store the fit record, then every score table in one transaction."""
-    from labelaudit.outofcore import ParquetSink, confident_learning_summary_out_of_core
+    from labelaudit.outofcore import confident_learning_summary_out_of_core
 
     filter_by = bundle.definition.filter_by
     source = LabelledParquetSource(
         table.path, table.label_column, table.classes, table.batch_rows, progress=progress, total_rows=table.rows
     )
     with recording(store, run_id, "score") as started:
-        results = workdir / "results.parquet"
+        sink = ScoresSink(table, workdir / "scores.parquet")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                summary = confident_learning_summary_out_of_core(
-                    source, ParquetSink(results), filter_by=filter_by, workdir=workdir
-                )
+                summary = confident_learning_summary_out_of_core(source, sink, filter_by=filter_by, workdir=workdir)
             except InputDataError as exc:
                 raise InputDataError(f"{exc} (0-based row positions in the file)", source=table.path) from exc
             finally:
                 pa.default_memory_pool().release_unused()  # the batches' buffers, before DuckDB needs memory
+        if int(sink.counts[0].sum()) != table.rows:
+            raise InputDataError(
+                f"scored {int(sink.counts[0].sum())} rows with a known label, but the file has {table.rows}; "
+                "was it changed while it was being scored?",
+                source=table.path,
+            )
         renormalised = next((str(w.message) for w in caught if "renormal" in type(w.message).__name__.lower()), None)
         names = np.asarray(table.classes, dtype=object)
-        with _connect(table, workdir) as con:
-            per_class = _per_class(con, table, results)
+        per_class = pd.DataFrame(sink.counts.T, columns=["given_count", "flagged", "correct"])
         n, k = table.rows, len(table.classes)
         correct = int(per_class["correct"].sum())
         joint = np.asarray(summary.joint, dtype=np.float64)
@@ -675,11 +772,15 @@ def score(
             run_id,
             "score",
             StageWrite(
-                {"noise_matrix": noise, "class_metrics": class_metrics, "run_metrics": run_metrics},
+                {
+                    "scores": sink.reader(),  # streamed from the sink's file into DuckDB, never whole in memory
+                    "noise_matrix": noise,
+                    "class_metrics": class_metrics,
+                    "run_metrics": run_metrics,
+                },
                 started,
                 rows=n,
                 message=message,
-                statements=[_scores_statement(run_id, table, results)],
             ),
         )
     empty = pd.DataFrame(

@@ -15,7 +15,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,12 +53,11 @@ def code_version() -> str:
 
 @dataclass
 class StageWrite:
-    """Everything one stage stores: its tables (pandas or Arrow, without the run id) and its timing.
+    """Everything one stage stores: its tables (without the run id) and its timing.
 
-    ``statements`` are for output too big for a DataFrame (e.g. the out-of-core score stage's per-row results):
-    ``(sql, parameters)`` pairs run after ``tables`` are inserted, in the same transaction, typically
-    ``INSERT INTO scores ... SELECT ... FROM read_parquet(?)``. Each must be an ``INSERT INTO`` one of the
-    stage's own tables, setting the run id itself; anything else is refused.
+    A table is a pandas DataFrame, an Arrow table, or an Arrow ``RecordBatchReader``: DuckDB consumes a reader
+    batch by batch, so output too big for memory (the out-of-core score stage's per-row scores) is streamed
+    into the stage's one transaction.
     """
 
     tables: Mapping[str, Any]
@@ -66,7 +65,6 @@ class StageWrite:
     rows: int | None = None
     message: str | None = None
     finished_at: datetime = field(default_factory=utcnow)
-    statements: Sequence[tuple[str, Sequence[Any]]] = ()
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -203,18 +201,12 @@ class AuditStore:
         unknown = set(output.tables) - set(owned)
         if unknown:
             raise ValueError(f"stage {stage!r} does not own tables {sorted(unknown)}")
-        for sql, _ in output.statements:
-            target = _STATEMENT_TARGET.match(sql)
-            if target is None or target.group(1).lower() not in owned:
-                raise ValueError(f"stage {stage!r} may only INSERT INTO its tables {list(owned)}: {sql[:80]!r}")
         with self.transaction() as con:
             self._require_run(con, run_id)
             for table in owned:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             for table, frame in output.tables.items():
                 _insert(con, table, run_id, frame)
-            for sql, params in output.statements:
-                con.execute(sql, list(params))
             self._record_stage(con, run_id, stage, "completed", output)
 
     def fail_stage(self, run_id: str, stage: str, *, started_at: datetime, message: str) -> None:
@@ -290,10 +282,6 @@ class AuditStore:
             "INSERT INTO run_stages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, stage, status, output.started_at, output.finished_at, seconds, output.rows, output.message],
         )
-
-
-#: What :attr:`StageWrite.statements` may be: an INSERT INTO a table (group 1).
-_STATEMENT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)\b", re.IGNORECASE)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any) -> None:

@@ -155,11 +155,18 @@ def _not_summing_to_1(ids, given, probs, folder: Path) -> Path:
     return write_table(folder / "bad.parquet", ids, given, probs)
 
 
+def _duplicate_ids(ids, given, probs, folder: Path) -> Path:
+    ids = ids.copy()
+    ids[5] = ids[4]
+    return write_table(folder / "bad.parquet", ids, given, probs)
+
+
 BAD = {
     "missing class column": (_missing_class, ["COL-fish", "'fish'"]),
     "unknown label": (_unknown_label, ["LABEL-SET", "unicorn", "11, 21, 31"]),
     "NaN probability": (_nan_probability, ["PROBS-FINITE", "NaN", "rows 42", "item-0000041"]),
     "rows not summing to 1": (_not_summing_to_1, ["PROBS-SUM", "sum to 1", "rows 8, 100"]),
+    "duplicate ids": (_duplicate_ids, ["ID-UNIQUE", "1 repeated ids", "item-0000004"]),
 }
 
 
@@ -214,3 +221,28 @@ def test_audit_refuses_parquet_probabilities_above_the_memory_budget(
     assert code == 2, message
     assert "too big to score in memory" in message and "labelaudit score" in message, message
     assert summary["status"] == "failed"
+
+
+def test_without_an_id_column_rows_are_numbered_and_columns_can_be_renamed(project: Project) -> None:
+    """A definition without id_column, a file whose label column has another name (``--label-column``)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    define(project, "noid")
+    definition = project.expectations / "noid" / "dataset.json"
+    definition.write_text(json.dumps({**json.loads(definition.read_text()), "id_column": None}))
+    _, given, probs = make_table(3_000, seed=7)
+    columns = {"answer": pa.array(np.asarray(CLASSES, dtype=object)[given], type=pa.string())}
+    columns.update({c: probs[:, j] for j, c in enumerate(CLASSES)})
+    path = project.root / "noid.parquet"
+    pq.write_table(pa.table(columns), path)
+
+    code, summary, stderr = score_cli(project, path, "noid", "--label-column", "answer")
+    assert code == 0, stderr
+    got = _run_table(project, "scores", summary["run_id"], "ORDER BY row_idx")
+    assert got["row_id"].tolist()[:3] == ["1", "2", "3"] and len(got) == 3_000
+    expected = confident_learning_summary(given, probs)
+    assert np.array_equal(got["is_issue"].to_numpy(), expected.issue_mask)
+    assert not {"ID-NOTNULL", "ID-UNIQUE"} & set(_run_table(project, "validation_results", summary["run_id"])["code"])

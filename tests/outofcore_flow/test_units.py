@@ -34,26 +34,33 @@ def test_batch_rows_follow_the_budget() -> None:
     assert batch_rows_for(64 * 1024**2, 100) == 1 << 14
 
 
-def test_stage_statements_run_in_the_stage_transaction(tmp_path) -> None:
+def test_a_stage_streams_an_arrow_reader_in_its_transaction(tmp_path) -> None:
+    """The out-of-core score stage hands ``scores`` over as a RecordBatchReader: all of it, or none of it."""
+    import pyarrow as pa
+
     store = AuditStore(tmp_path / "a.duckdb")
     run_id = store.begin_run(dataset="d", source=None, params={})
-    insert = (
-        "INSERT INTO scores SELECT ?, range, range::VARCHAR, 'a', 'b', 0.5, 0.1, true, NULL FROM range(3)",
-        [run_id],
-    )
+    schema = pa.schema([("row_idx", pa.int64()), ("row_id", pa.string()), ("given_label", pa.string()),
+                        ("suggested_label", pa.string()), ("suggested_prob", pa.float64()),
+                        ("label_quality", pa.float64()), ("is_issue", pa.bool_())])  # fmt: skip
+
+    def reader(batches: int, *, fail: bool = False) -> pa.RecordBatchReader:
+        def gen():
+            for b in range(batches):
+                if fail and b == 1:
+                    raise OSError("disk went away")
+                yield pa.record_batch([pa.array([b]), pa.array([str(b)]), pa.array(["a"]), pa.array(["b"]),
+                                       pa.array([0.5]), pa.array([0.1]), pa.array([True])], schema=schema)  # fmt: skip
+
+        return pa.RecordBatchReader.from_batches(schema, gen())
+
     metrics = pd.DataFrame({"label": ["a"], "given_count": [3], "flagged": [3], "estimated_error_rate": [0.0],
                             "flagged_rate": [1.0], "oof_accuracy": [0.0]})  # fmt: skip
     for _ in range(2):  # a re-run replaces, never appends
-        store.write_stage(run_id, "score", StageWrite({"class_metrics": metrics}, utcnow(), statements=[insert]))
+        store.write_stage(run_id, "score", StageWrite({"scores": reader(3), "class_metrics": metrics}, utcnow()))
     assert store.query("SELECT count(*) AS n FROM scores")["n"][0] == 3
-    # a failing statement rolls the whole stage back, tables included
-    bad = ("INSERT INTO scores SELECT ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL", [run_id])
-    with pytest.raises(Exception, match="NOT NULL"):
-        store.write_stage(run_id, "score", StageWrite({"class_metrics": metrics}, utcnow(), statements=[bad]))
+    with pytest.raises(Exception, match="disk went away"):
+        failing = {"class_metrics": metrics, "scores": reader(3, fail=True)}
+        store.write_stage(run_id, "score", StageWrite(failing, utcnow()))
     assert store.query("SELECT count(*) AS n FROM scores")["n"][0] == 3
     assert store.query("SELECT count(*) AS n FROM class_metrics")["n"][0] == 1
-    # statements may only write the stage's own tables
-    with pytest.raises(ValueError, match="may only INSERT INTO its tables"):
-        store.write_stage(run_id, "score", StageWrite({}, utcnow(), statements=[("DELETE FROM runs", [])]))
-    with pytest.raises(ValueError, match="may only INSERT INTO its tables"):
-        store.write_stage(run_id, "score", StageWrite({}, utcnow(), statements=[("INSERT INTO runs VALUES (1)", [])]))
