@@ -213,7 +213,14 @@ def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool) -> No
             _fail(error)
         typer.secho(f"error: {type(error).__name__}: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    if summary is not None and summary["status"] == "failed":
+        # Failed on an error Prefect did not hand back as an exception: the stored run still says what it was.
+        typer.secho(f"error: {summary['message'] or state.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     if summary is None or summary["verdict"] != "accepted":
+        if summary is None and state.is_failed():
+            typer.secho(f"error: {state.message}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
         raise typer.Exit(1)
 
 

@@ -127,8 +127,8 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="package")  # not session: a live sync Playwright keeps an asyncio loop in this thread,
+def browser() -> Iterator[object]:  # which would turn later suites' Prefect flow calls asynchronous
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium. Install it with "
