@@ -37,23 +37,75 @@ NER_CLASSES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 MENTION_ERROR_RATE = 0.05
 SPURIOUS_RATE = 0.015
 
-PEOPLE = ["Maria Lopez", "John Smith", "Aiko Tanaka", "Pierre Dubois", "Olga", "Ahmed Khan", "Li Wei",
-          "Sarah Connor", "Kwame Mensah", "Anna Berg", "Carlos", "Priya Nair", "Tom Baker", "Elena Rossi"]
-ORGS = ["Acme Corp", "Globex", "Initech", "Red Cross", "United Nations", "Apple", "Siemens", "Oxfam",
-        "Nordic Bank", "Blue River Labs", "FIFA", "Tata Steel"]
-PLACES = ["Paris", "New York", "Tokyo", "Lagos", "Berlin", "Lima", "Cape Town", "Oslo", "Mumbai", "Rio de Janeiro",
-          "Cairo", "Seoul", "Toronto"]
+PEOPLE = [
+    "Maria Lopez",
+    "John Smith",
+    "Aiko Tanaka",
+    "Pierre Dubois",
+    "Olga",
+    "Ahmed Khan",
+    "Li Wei",
+    "Sarah Connor",
+    "Kwame Mensah",
+    "Anna Berg",
+    "Carlos",
+    "Priya Nair",
+    "Tom Baker",
+    "Elena Rossi",
+]
+ORGS = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Red Cross",
+    "United Nations",
+    "Apple",
+    "Siemens",
+    "Oxfam",
+    "Nordic Bank",
+    "Blue River Labs",
+    "FIFA",
+    "Tata Steel",
+]
+PLACES = [
+    "Paris",
+    "New York",
+    "Tokyo",
+    "Lagos",
+    "Berlin",
+    "Lima",
+    "Cape Town",
+    "Oslo",
+    "Mumbai",
+    "Rio de Janeiro",
+    "Cairo",
+    "Seoul",
+    "Toronto",
+]
 TEMPLATES = [
-    "{PER} works for {ORG} in {LOC} .", "{PER} visited {LOC} last week .", "{ORG} opened an office in {LOC} .",
-    "Yesterday {PER} met {PER} at {ORG} .", "{PER} was born in {LOC} .", "{ORG} hired {PER} as director .",
-    "The meeting in {LOC} was chaired by {PER} .", "{PER} left {ORG} after ten years .",
-    "Shares of {ORG} rose in {LOC} on Monday .", "{PER} and {PER} travelled to {LOC} .",
-    "{ORG} signed a deal with {ORG} .", "A spokesperson for {ORG} said the plan is on track .",
-    "{PER} moved from {LOC} to {LOC} .", "Protests continued in {LOC} today .",
-    "According to {PER} , {ORG} will expand .", "{LOC} hosts the summit this year .",
-    "{PER} said the results were good .", "The report by {ORG} criticised {ORG} .",
-    "Flights between {LOC} and {LOC} were cancelled .", "{PER} joined {ORG} in {LOC} .",
-    "It rained all day in {LOC} .", "{ORG} announced record profits .", "Nobody expected {PER} to win .",
+    "{PER} works for {ORG} in {LOC} .",
+    "{PER} visited {LOC} last week .",
+    "{ORG} opened an office in {LOC} .",
+    "Yesterday {PER} met {PER} at {ORG} .",
+    "{PER} was born in {LOC} .",
+    "{ORG} hired {PER} as director .",
+    "The meeting in {LOC} was chaired by {PER} .",
+    "{PER} left {ORG} after ten years .",
+    "Shares of {ORG} rose in {LOC} on Monday .",
+    "{PER} and {PER} travelled to {LOC} .",
+    "{ORG} signed a deal with {ORG} .",
+    "A spokesperson for {ORG} said the plan is on track .",
+    "{PER} moved from {LOC} to {LOC} .",
+    "Protests continued in {LOC} today .",
+    "According to {PER} , {ORG} will expand .",
+    "{LOC} hosts the summit this year .",
+    "{PER} said the results were good .",
+    "The report by {ORG} criticised {ORG} .",
+    "Flights between {LOC} and {LOC} were cancelled .",
+    "{PER} joined {ORG} in {LOC} .",
+    "It rained all day in {LOC} .",
+    "{ORG} announced record profits .",
+    "Nobody expected {PER} to win .",
     "We thanked {PER} for the help .",
 ]
 SLOTS = {"PER": PEOPLE, "ORG": ORGS, "LOC": PLACES}
@@ -62,8 +114,13 @@ SLOTS = {"PER": PEOPLE, "ORG": ORGS, "LOC": PLACES}
 def make_tags(*, rows: int = 1200, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tags sample and its list of injected errors (see the module docstring)."""
     features, truth = make_multilabel_classification(
-        n_samples=rows, n_features=40, n_classes=len(TOPICS), n_labels=2, length=2000,
-        allow_unlabeled=True, random_state=seed,
+        n_samples=rows,
+        n_features=40,
+        n_classes=len(TOPICS),
+        n_labels=2,
+        length=2000,
+        allow_unlabeled=True,
+        random_state=seed,
     )
     rng = np.random.default_rng(seed)
     given = truth.copy()

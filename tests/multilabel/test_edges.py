@@ -31,8 +31,9 @@ def test_ema_and_softmin_by_hand():
 def test_min_aggregator_is_the_worst_class():
     labels, probs = multilabel_data(50, 3, seed=9)
     worst = ml.get_label_quality_scores_per_class(labels, probs).min(axis=1)
-    np.testing.assert_array_equal(ml.get_label_quality_scores(labels, probs, aggregator_kwargs={"method": "min"}),
-                                  worst)
+    np.testing.assert_array_equal(
+        ml.get_label_quality_scores(labels, probs, aggregator_kwargs={"method": "min"}), worst
+    )
 
 
 def test_all_labels_agreeing_with_a_confident_model_flag_nothing():
@@ -71,15 +72,18 @@ def test_audit_cells_say_missing_or_extra():
     assert audit.per_class.loc[0, ["missing", "extra", "given"]].tolist() == [1, 1, 5]
 
 
-@pytest.mark.parametrize(("labels", "match"), [
-    ([[0], [3]], r"in 0\.\.2"),
-    ([[0], [-1]], r"in 0\.\.2"),
-    ([[0]], "1 rows but pred_probs has 2"),
-    ([[0], ["a"]], "integer class indices"),
-    ([[0], [1.5]], "integer class indices"),
-    ([0, 1], "list of lists of class indices"),
-    (np.array([[1, 0, 0], [0, 1, 0]]), "not an indicator matrix"),
-])
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ([[0], [3]], r"in 0\.\.2"),
+        ([[0], [-1]], r"in 0\.\.2"),
+        ([[0]], "1 rows but pred_probs has 2"),
+        ([[0], ["a"]], "integer class indices"),
+        ([[0], [1.5]], "integer class indices"),
+        ([0, 1], "list of lists of class indices"),
+        (np.array([[1, 0, 0], [0, 1, 0]]), "not an indicator matrix"),
+    ],
+)
 def test_bad_labels_are_named(labels, match):
     probs = np.full((2, 3), 0.5)
     with pytest.raises(InvalidLabelsError, match=match):
@@ -92,12 +96,15 @@ def test_bad_labels_error_names_the_row():
     assert info.value.rows == [2]
 
 
-@pytest.mark.parametrize(("probs", "match"), [
-    (np.array([[0.5, np.nan], [0.5, 0.5]]), "finite and within"),
-    (np.array([[0.5, 1.2], [0.5, 0.5]]), "finite and within"),
-    (np.array([0.5, 0.5]), r"shape \(N, K\)"),
-    (np.array([["a", "b"], ["c", "d"]]), "numeric"),
-])
+@pytest.mark.parametrize(
+    ("probs", "match"),
+    [
+        (np.array([[0.5, np.nan], [0.5, 0.5]]), "finite and within"),
+        (np.array([[0.5, 1.2], [0.5, 0.5]]), "finite and within"),
+        (np.array([0.5, 0.5]), r"shape \(N, K\)"),
+        (np.array([["a", "b"], ["c", "d"]]), "numeric"),
+    ],
+)
 def test_bad_probabilities_are_named(probs, match):
     with pytest.raises(InvalidPredProbsError, match=match):
         ml.find_label_issues([[0], [1]], probs)

@@ -11,8 +11,15 @@ import pytest
 from labelaudit import multilabel_classification as ml
 from tests.multilabel._data import cl_dataset, cl_filter, cl_rank, cleanlab, multilabel_data, oracle
 
-FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
-           "low_normalized_margin", "low_self_confidence")
+FILTERS = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
 METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 DATASETS = {
     "f64-k5": lambda: multilabel_data(600, 5, seed=1),
@@ -97,8 +104,9 @@ def test_given_one_vs_rest_confident_joint(data):
     joint = oracle(cleanlab.count.compute_confident_joint, labels, probs, multi_label=True)
     assert joint.shape == (probs.shape[1], 2, 2)
     ours = quiet(ml.find_label_issues, labels, probs, confident_joint=joint)
-    np.testing.assert_array_equal(ours, oracle(cl_filter.find_label_issues, labels, probs, confident_joint=joint,
-                                               n_jobs=1))
+    np.testing.assert_array_equal(
+        ours, oracle(cl_filter.find_label_issues, labels, probs, confident_joint=joint, n_jobs=1)
+    )
 
 
 def test_square_confident_joint_is_ignored_with_a_warning(data):
@@ -118,12 +126,15 @@ def test_per_class_masks_match_cleanlab(data, filter_by):
     ours = quiet(ml.find_multilabel_issues_per_class, labels, probs, filter_by=filter_by)
     if not _cleanlab_can(labels, probs, "predicted_neq_given" if filter_by.startswith("low") else filter_by):
         return
-    np.testing.assert_array_equal(ours, oracle(cl_filter.find_multilabel_issues_per_class, labels, probs, n_jobs=1,
-                                               filter_by=filter_by))
+    np.testing.assert_array_equal(
+        ours, oracle(cl_filter.find_multilabel_issues_per_class, labels, probs, n_jobs=1, filter_by=filter_by)
+    )
     issues, binary_labels, binary_probs = quiet(
-        ml.find_multilabel_issues_per_class, labels, probs, return_indices_ranked_by="self_confidence")
-    theirs = oracle(cl_filter.find_multilabel_issues_per_class, labels, probs, n_jobs=1,
-                    return_indices_ranked_by="self_confidence")
+        ml.find_multilabel_issues_per_class, labels, probs, return_indices_ranked_by="self_confidence"
+    )
+    theirs = oracle(
+        cl_filter.find_multilabel_issues_per_class, labels, probs, n_jobs=1, return_indices_ranked_by="self_confidence"
+    )
     for mine, cl in zip(issues, theirs[0], strict=True):
         np.testing.assert_array_equal(mine, cl)
     for mine, cl in zip(binary_probs, theirs[2], strict=True):
@@ -161,16 +172,21 @@ def test_adjusted_scores_match_cleanlab(data, method):
     theirs = oracle(cl_rank.get_label_quality_scores, labels, probs, method=method, adjust_pred_probs=True)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
     per_class = ml.get_label_quality_scores_per_class(labels, probs, method=method, adjust_pred_probs=True)
-    np.testing.assert_allclose(per_class, oracle(cl_rank.get_label_quality_scores_per_class, labels, probs,
-                                                 method=method, adjust_pred_probs=True), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        per_class,
+        oracle(cl_rank.get_label_quality_scores_per_class, labels, probs, method=method, adjust_pred_probs=True),
+        rtol=0,
+        atol=1e-9,
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_per_class_scores_are_bitwise_equal(data, method):
     labels, probs = data
     ours = ml.get_label_quality_scores_per_class(labels, probs, method=method)
-    np.testing.assert_array_equal(ours, oracle(cl_rank.get_label_quality_scores_per_class, labels, probs,
-                                               method=method))
+    np.testing.assert_array_equal(
+        ours, oracle(cl_rank.get_label_quality_scores_per_class, labels, probs, method=method)
+    )
 
 
 def _by_class(frame: pd.DataFrame, keys) -> pd.DataFrame:
@@ -193,4 +209,5 @@ def test_dataset_summaries_match_cleanlab(name):
     keys = ["Label Quality Score", "Class Index"]
     pd.testing.assert_frame_equal(_by_class(ours, keys), _by_class(theirs, keys), check_dtype=False)
     assert quiet(ml.overall_multilabel_health_score, labels, probs) == oracle(
-        cl_dataset.overall_multilabel_health_score, labels, probs)
+        cl_dataset.overall_multilabel_health_score, labels, probs
+    )

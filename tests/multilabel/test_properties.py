@@ -36,13 +36,17 @@ def test_mask_equals_cleanlab(problem, filter_by):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = ml.find_label_issues(labels, probs, filter_by=filter_by)
-    np.testing.assert_array_equal(ours, oracle(cl_filter.find_label_issues, labels, probs, filter_by=filter_by,
-                                               n_jobs=1))
+    np.testing.assert_array_equal(
+        ours, oracle(cl_filter.find_label_issues, labels, probs, filter_by=filter_by, n_jobs=1)
+    )
 
 
 @SETTINGS
-@given(problems(), st.sampled_from(["self_confidence", "normalized_margin", "confidence_weighted_entropy"]),
-       st.sampled_from([{}, {"method": "softmin"}, {"method": "exponential_moving_average", "alpha": 0.5}]))
+@given(
+    problems(),
+    st.sampled_from(["self_confidence", "normalized_margin", "confidence_weighted_entropy"]),
+    st.sampled_from([{}, {"method": "softmin"}, {"method": "exponential_moving_average", "alpha": 0.5}]),
+)
 def test_scores_equal_cleanlab_and_stay_in_unit_interval(problem, method, aggregator):
     labels, probs = problem
     ours = ml.get_label_quality_scores(labels, probs, method=method, aggregator_kwargs=aggregator)

@@ -56,8 +56,7 @@ def test_injected_errors_are_found(audited):
     hits = truth & found
     assert len(hits) / len(found) >= MIN_PRECISION
     assert len(hits) / len(truth) >= MIN_RECALL
-    kinds = dict(zip(zip(audit.cells["row"], audit.cells["class_name"], strict=True), audit.cells["kind"],
-                     strict=True))
+    kinds = dict(zip(zip(audit.cells["row"], audit.cells["class_name"], strict=True), audit.cells["kind"], strict=True))
     for row, tag, kind in injected[["row", "tag", "kind"]].itertuples(index=False):
         if (row, tag) in kinds:  # a dropped tag is reported missing, an added one extra
             assert kinds[row, tag] == kind
@@ -75,8 +74,12 @@ def test_fold_by_fold_equals_all_at_once_and_metrics(audited):
     labels, *_ = audited
     frame = pd.read_csv(DATA / "tags" / "tags.csv", keep_default_na=False)
     indicator = multilabel_indicator(labels, len(labels), len(TOPICS))
-    definition = DatasetDefinition(name="tags", label_column="tags", folds=2,
-                                   features=[Feature(name="w00", role="numeric"), Feature(name="w01", role="numeric")])
+    definition = DatasetDefinition(
+        name="tags",
+        label_column="tags",
+        folds=2,
+        features=[Feature(name="w00", role="numeric"), Feature(name="w01", role="numeric")],
+    )
     plan = plan_multilabel_folds(indicator, folds=2, seed=3)
     results = [fit_multilabel_fold(frame, indicator, plan, fold, definition) for fold in range(2)]
     once, _ = multilabel_oof_probabilities(frame, indicator, definition, seed=3)

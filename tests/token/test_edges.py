@@ -92,16 +92,19 @@ def test_audit_matches_the_parts_and_highlights_by_position():
     assert tc.display_issues(audit.issues, tokens, labels=labels, pred_probs=probs, exclude=[(0, 1)]) == ""
 
 
-@pytest.mark.parametrize(("labels", "probs", "error", "match"), [
-    ([[0, 1]], [np.full((3, 2), 0.5)], InvalidTokenDataError, "one row per label"),
-    ([[0], [1]], [np.full((1, 2), 0.5)], InvalidTokenDataError, "2 sentences but pred_probs has 1"),
-    ([[], [1]], [np.empty((0, 2)), np.full((1, 2), 0.5)], InvalidTokenDataError, "no tokens"),
-    ([[0], [1]], [np.full((1, 2), 0.5), np.full((1, 3), 1 / 3)], InvalidTokenDataError, "one row per label"),
-    ([[0], [2]], [np.full((1, 2), 0.5)] * 2, InvalidLabelsError, r"in 0\.\.1"),
-    ([[0], ["B-PER"]], [np.full((1, 2), 0.5)] * 2, InvalidLabelsError, "integer"),
-    ([[0], [1]], [np.full((1, 2), 0.5), np.array([[0.9, 0.9]])], InvalidPredProbsError, "sum to 1"),
-    ([], [], InvalidTokenDataError, "no sentences"),
-])
+@pytest.mark.parametrize(
+    ("labels", "probs", "error", "match"),
+    [
+        ([[0, 1]], [np.full((3, 2), 0.5)], InvalidTokenDataError, "one row per label"),
+        ([[0], [1]], [np.full((1, 2), 0.5)], InvalidTokenDataError, "2 sentences but pred_probs has 1"),
+        ([[], [1]], [np.empty((0, 2)), np.full((1, 2), 0.5)], InvalidTokenDataError, "no tokens"),
+        ([[0], [1]], [np.full((1, 2), 0.5), np.full((1, 3), 1 / 3)], InvalidTokenDataError, "one row per label"),
+        ([[0], [2]], [np.full((1, 2), 0.5)] * 2, InvalidLabelsError, r"in 0\.\.1"),
+        ([[0], ["B-PER"]], [np.full((1, 2), 0.5)] * 2, InvalidLabelsError, "integer"),
+        ([[0], [1]], [np.full((1, 2), 0.5), np.array([[0.9, 0.9]])], InvalidPredProbsError, "sum to 1"),
+        ([], [], InvalidTokenDataError, "no sentences"),
+    ],
+)
 def test_bad_inputs_are_named(labels, probs, error, match):
     with pytest.raises(error, match=match):
         tc.find_label_issues(labels, probs)

@@ -30,11 +30,14 @@ def test_length_mismatch_names_rows():
     assert info.value.rows == [2, 3] and info.value.source == "ner.csv" and info.value.column == "labels"
 
 
-@pytest.mark.parametrize(("tokens", "labels", "rows"), [
-    (["a", None], ["O", "O"], [2]),
-    (["a", ""], ["O", ""], [2]),
-    (["a", '["a", 3]'], ["O", "O"], [2]),
-])
+@pytest.mark.parametrize(
+    ("tokens", "labels", "rows"),
+    [
+        (["a", None], ["O", "O"], [2]),
+        (["a", ""], ["O", ""], [2]),
+        (["a", '["a", 3]'], ["O", "O"], [2]),
+    ],
+)
 def test_missing_empty_or_malformed_cells(tokens, labels, rows):
     with pytest.raises(LabelFormatError) as info:
         parse_token_columns(pd.Series(tokens, name="tokens"), pd.Series(labels, name="labels"))
@@ -43,8 +46,9 @@ def test_missing_empty_or_malformed_cells(tokens, labels, rows):
 
 def test_unknown_labels_name_rows():
     with pytest.raises(LabelFormatError, match=r"\['B-MISC'\]") as info:
-        parse_token_columns(pd.Series(["a b", "c"]), pd.Series(["O O", "B-MISC"], name="labels"),
-                            classes=["O", "B-PER"])
+        parse_token_columns(
+            pd.Series(["a b", "c"]), pd.Series(["O O", "B-MISC"], name="labels"), classes=["O", "B-PER"]
+        )
     assert info.value.rows == [2]
 
 

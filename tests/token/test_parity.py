@@ -17,8 +17,15 @@ DATASETS = {
     "tied-k4": lambda: token_data(250, 4, tied=True, seed=3),
     "short-k3": lambda: token_data(400, 3, max_length=2, signal=1.0, noise=0.2, seed=4),
 }
-FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
-           "low_normalized_margin", "low_self_confidence")
+FILTERS = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
 METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
 
@@ -53,8 +60,13 @@ def test_unranked_issues_are_the_same_tokens_in_reading_order(data):
     assert ours == sorted(oracle(cl_filter.find_label_issues, labels, probs, n_jobs=1))
 
 
-SENTENCE_OPTIONS = (("min", {}), ("softmin", {}), ("softmin", {"temperature": 0.5}), ("softmin", {"temperature": 0}),
-                    ("softmin", {"temperature": np.inf}))
+SENTENCE_OPTIONS = (
+    ("min", {}),
+    ("softmin", {}),
+    ("softmin", {"temperature": 0.5}),
+    ("softmin", {"temperature": 0}),
+    ("softmin", {"temperature": np.inf}),
+)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -62,8 +74,12 @@ SENTENCE_OPTIONS = (("min", {}), ("softmin", {}), ("softmin", {"temperature": 0.
 def test_scores_match_cleanlab(data, method, option):
     labels, probs, tokens = data
     sentence_method, kwargs = SENTENCE_OPTIONS[option]
-    options = {"token_score_method": method, "sentence_score_method": sentence_method,
-               "sentence_score_kwargs": kwargs, "tokens": tokens}
+    options = {
+        "token_score_method": method,
+        "sentence_score_method": sentence_method,
+        "sentence_score_kwargs": kwargs,
+        "tokens": tokens,
+    }
     ours, our_tokens = tc.get_label_quality_scores(labels, probs, **options)
     theirs, their_tokens = oracle(cl_rank.get_label_quality_scores, labels, probs, **options)
     tolerance = 1e-9 if probs[0].dtype == np.float64 else 1e-6  # softmin sums in the input dtype
@@ -77,10 +93,13 @@ def test_scores_match_cleanlab(data, method, option):
 def test_issues_from_scores_match_cleanlab(data):
     labels, probs, _ = data
     sentence_scores, token_scores = tc.get_label_quality_scores(labels, probs)
-    np.testing.assert_array_equal(tc.issues_from_scores(sentence_scores, threshold=0.3),
-                                  oracle(cl_rank.issues_from_scores, sentence_scores, threshold=0.3))
+    np.testing.assert_array_equal(
+        tc.issues_from_scores(sentence_scores, threshold=0.3),
+        oracle(cl_rank.issues_from_scores, sentence_scores, threshold=0.3),
+    )
     assert tc.issues_from_scores(sentence_scores, token_scores=token_scores, threshold=0.2) == oracle(
-        cl_rank.issues_from_scores, sentence_scores, token_scores=token_scores, threshold=0.2)
+        cl_rank.issues_from_scores, sentence_scores, token_scores=token_scores, threshold=0.2
+    )
 
 
 @pytest.mark.parametrize("with_probs", (True, False))

@@ -17,9 +17,13 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 @st.composite
 def problems(draw):
     labels, probs, tokens = token_data(
-        draw(st.integers(1, 25)), draw(st.integers(2, 5)), max_length=draw(st.integers(1, 6)),
-        signal=draw(st.sampled_from([0.5, 3.0])), noise=draw(st.sampled_from([0.0, 0.2, 0.5])),
-        tied=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)),
+        draw(st.integers(1, 25)),
+        draw(st.integers(2, 5)),
+        max_length=draw(st.integers(1, 6)),
+        signal=draw(st.sampled_from([0.5, 3.0])),
+        noise=draw(st.sampled_from([0.0, 0.2, 0.5])),
+        tied=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**32 - 1)),
     )
     return labels, probs, tokens
 
