@@ -15,8 +15,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import State
 
+from flows.outcome import create_artifacts, publish_failure_report, verdict_state
 from flows.runners import task_submitter
 from labelaudit.definition import DatasetBundle, QualityThresholds, load_dataset
 from labelaudit.errors import LabelAuditError
@@ -24,7 +25,6 @@ from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.stages_sequences import SequenceFitInputs
 from labelaudit.store import AuditStore
-from tasks.artifacts import publish_artifacts
 from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
 from tasks.ingest import ingest, validate_schema
 from tasks.labelers import prepare_labels, profile_labelers
@@ -159,31 +159,12 @@ def audit(
         status = "completed" if verdict.passed else "rejected"
         finish_run(store, run_id, status, verdict.verdict, verdict.message())
         published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
-        _artifacts(store, run_id, published.url)
+        create_artifacts(store, run_id, published.url)
     except LabelAuditError as exc:
         logger.error("run %s failed: %s", run_id, exc)
-        failed_report = _publish_failure(store, run_id, settings, docs_dir)
-        _artifacts(store, run_id, failed_report.url if failed_report else None)
+        failed_report = publish_failure_report(store, run_id, settings, docs_dir)
+        create_artifacts(store, run_id, failed_report.url if failed_report else None)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location}"
-    if not verdict.passed:
-        return Failed(message=message)
-    return Completed(message=message)
-
-
-def _publish_failure(store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None) -> Any:
-    """A failed run still gets a report (what failed, the validation results); a failure here is only logged."""
-    try:
-        return publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
-    except Exception as exc:  # the original error is the one to surface
-        get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)
-        return None
-
-
-def _artifacts(store: AuditStore, run_id: str, report_url: str | None) -> None:
-    """Summary, top rows, trend and report link in the UI; an artifact that cannot be created is only logged."""
-    state = publish_artifacts(store, run_id, report_url, return_state=True)
-    if state.is_failed():
-        get_run_logger().warning("could not create the artifacts of run %s: %s", run_id, state.message)
+    return verdict_state(run_id, verdict, published)

@@ -16,14 +16,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import State
 
 from flows.audit import load_bundle
+from flows.outcome import create_artifacts, publish_failure_report, verdict_state
 from labelaudit.errors import LabelAuditError
 from labelaudit.settings import Settings, parse_bytes
 from labelaudit.stages_outofcore import duckdb_memory_limit
 from labelaudit.store import AuditStore
-from tasks.artifacts import publish_artifacts
 from tasks.outofcore import check_probabilities, ingest_metadata, score_out_of_core
 from tasks.publish import publish_report
 from tasks.runs import finish_run, start_run
@@ -90,31 +90,12 @@ def score_probabilities(
         status = "completed" if verdict.passed else "rejected"
         finish_run(store, run_id, status, verdict.verdict, verdict.message())
         published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, None)
-        _artifacts(store, run_id, published.url)
+        create_artifacts(store, run_id, published.url)
     except LabelAuditError as exc:
         logger.error("run %s failed: %s", run_id, exc)
-        failed_report = _publish_failure(store, run_id, settings)
-        _artifacts(store, run_id, failed_report.url if failed_report else None)
+        failed_report = publish_failure_report(store, run_id, settings)
+        create_artifacts(store, run_id, failed_report.url if failed_report else None)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location}"
-    if not verdict.passed:
-        return Failed(message=message)
-    return Completed(message=message)
-
-
-def _publish_failure(store: AuditStore, run_id: str, settings: Settings) -> Any:
-    """A failed run still gets a report (what failed, the checks); a failure here is only logged."""
-    try:
-        return publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, None)
-    except Exception as exc:  # the original error is the one to surface
-        get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)
-        return None
-
-
-def _artifacts(store: AuditStore, run_id: str, report_url: str | None) -> None:
-    """Summary, top rows, trend and report link in the UI; an artifact that cannot be created is only logged."""
-    state = publish_artifacts(store, run_id, report_url, return_state=True)
-    if state.is_failed():
-        get_run_logger().warning("could not create the artifacts of run %s: %s", run_id, state.message)
+    return verdict_state(run_id, verdict, published)

@@ -1,0 +1,37 @@
+"""How every audit flow ends: artifacts in the UI, a report even for a failed run, and the verdict's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.states import Completed, Failed, State
+
+from labelaudit.gate import GateResult
+from labelaudit.settings import Settings
+from labelaudit.store import AuditStore
+from tasks.artifacts import publish_artifacts
+from tasks.publish import publish_report
+
+
+def publish_failure_report(store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None = None) -> Any:
+    """A failed run still gets a report (what failed, the checks); a failure here is only logged."""
+    try:
+        return publish_report.fn(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
+    except Exception as exc:  # the original error is the one to surface
+        get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)
+        return None
+
+
+def create_artifacts(store: AuditStore, run_id: str, report_url: str | None) -> None:
+    """Summary, top rows, trend and report link in the UI; an artifact that cannot be created is only logged."""
+    state = publish_artifacts(store, run_id, report_url, return_state=True)
+    if state.is_failed():
+        get_run_logger().warning("could not create the artifacts of run %s: %s", run_id, state.message)
+
+
+def verdict_state(run_id: str, verdict: GateResult, published: Any) -> State:
+    """Completed when the batch is accepted, Failed naming the breached thresholds when it is not."""
+    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location}"
+    return Completed(message=message) if verdict.passed else Failed(message=message)
