@@ -58,19 +58,7 @@ def load_precomputed(
         raise InputDataError(
             f"no probability column for classes {missing} (columns: {list(frame.columns)})", source=path
         )
-    ids = frame[id_column].astype(str)
-    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
-    if duplicated.size:
-        raise InputDataError("duplicate ids", source=path, column=id_column, rows=(duplicated + 1).tolist())
-    position = pd.Series(np.arange(len(frame)), index=ids.to_numpy())
-    wanted = row_ids.astype(str).to_numpy()
-    absent = ~pd.Index(wanted).isin(position.index)
-    if absent.any():
-        raise InputDataError(
-            f"has no probabilities for {int(absent.sum())} ids of the batch, e.g. {wanted[absent][:5].tolist()}",
-            source=path,
-            column=id_column,
-        )
+    order = positions_by_id(frame, id_column, row_ids, path)
     values = frame[classes].to_numpy(dtype=np.float64, na_value=np.nan)
     try:  # checked in file order, so the rows named are the file's (1 = first data row)
         values = validate_pred_probs(values)
@@ -78,7 +66,7 @@ def load_precomputed(
         detail = exc.detail.replace("pred_probs rows", "probabilities")
         rows = [r + 1 for r in exc.rows] if exc.rows else None
         raise InputDataError(detail, source=path, rows=rows) from exc
-    return values[position.loc[wanted].to_numpy()]
+    return values[order]
 
 
 def check_fits_in_memory(path: str, memory_budget: int | None = None) -> None:
@@ -111,3 +99,21 @@ def check_fits_in_memory(path: str, memory_budget: int | None = None) -> None:
             "which streams it",
             source=str(path),
         )
+
+
+def positions_by_id(frame: pd.DataFrame, id_column: str, row_ids: pd.Series, path: str) -> np.ndarray:
+    """For each batch row (in ``row_ids`` order), its row in the probability file; refuses duplicates and gaps."""
+    ids = frame[id_column].astype(str)
+    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
+    if duplicated.size:
+        raise InputDataError("duplicate ids", source=path, column=id_column, rows=(duplicated + 1).tolist())
+    position = pd.Series(np.arange(len(frame)), index=ids.to_numpy())
+    wanted = row_ids.astype(str).to_numpy()
+    absent = ~pd.Index(wanted).isin(position.index)
+    if absent.any():
+        raise InputDataError(
+            f"has no probabilities for {int(absent.sum())} ids of the batch, e.g. {wanted[absent][:5].tolist()}",
+            source=path,
+            column=id_column,
+        )
+    return position.loc[wanted].to_numpy()

@@ -267,22 +267,10 @@ def _values(frame: pd.DataFrame, classes: list[str], path: str) -> np.ndarray:
 def load_multilabel_probabilities(path: str, row_ids: pd.Series, classes: list[str]) -> np.ndarray:
     """(N, K) independent per-class probabilities from a file with an id column and one column per class."""
     from labelaudit.label_formats import validate_multilabel_pred_probs
+    from labelaudit.probabilities import positions_by_id
 
     frame, id_column = _read_probability_file(path, classes, [])
-    ids = frame[id_column]
-    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
-    if duplicated.size:
-        raise InputDataError("duplicate ids", source=path, column=id_column, rows=(duplicated + 1).tolist())
-    position = pd.Series(np.arange(len(frame)), index=ids.to_numpy())
-    wanted = row_ids.astype(str).to_numpy()
-    absent = ~pd.Index(wanted).isin(position.index)
-    if absent.any():
-        raise InputDataError(
-            f"has no probabilities for {int(absent.sum())} ids of the batch, e.g. {wanted[absent][:5].tolist()}",
-            source=path,
-            column=id_column,
-        )
-    values = _values(frame, classes, path)[position.loc[wanted].to_numpy()]
+    values = _values(frame, classes, path)[positions_by_id(frame, id_column, row_ids, path)]
     try:
         return validate_multilabel_pred_probs(values)
     except InputDataError as exc:
