@@ -225,6 +225,20 @@ def _structure(table: ProbabilityTable) -> list[ExpectationOutcome]:
     return outcomes
 
 
+def _counted(code: str, kind: str, column: str, unexpected: int, total: int, **details: Any) -> ExpectationOutcome:
+    """A check that counts unexpected values: it passes at zero; the percentage is of the ``total`` rows looked at."""
+    return ExpectationOutcome(
+        code,
+        kind,
+        column,
+        unexpected == 0,
+        element_count=total,
+        unexpected_count=unexpected,
+        unexpected_percent=100 * unexpected / total if total else 0.0,
+        **details,
+    )
+
+
 def _rows_where(con, table: ProbabilityTable, condition: str, params: list[Any]) -> tuple[list[int], list[Any]]:
     """1-based row numbers and ids (or values) of the first few rows matching ``condition``."""
     id_expr = f"CAST({_q(table.id_column)} AS VARCHAR)" if table.id_column else "NULL"
@@ -248,14 +262,12 @@ def _label_checks(con, table: ProbabilityTable) -> tuple[list[ExpectationOutcome
     if missing:
         rows, _ = _rows_where(con, table, f"{_q(table.label_column)} IS NULL", [])
     outcomes.append(
-        ExpectationOutcome(
+        _counted(
             "LABEL-NOTNULL",
             "expect_column_values_to_not_be_null",
             table.label_column,
-            missing == 0,
-            element_count=total,
-            unexpected_count=missing,
-            unexpected_percent=100 * missing / total if total else 0.0,
+            missing,
+            total,
             rows=rows,
             kwargs={"column": table.label_column},
         )
@@ -266,14 +278,12 @@ def _label_checks(con, table: ProbabilityTable) -> tuple[list[ExpectationOutcome
         values = sorted(unknown, key=lambda k: (-unknown[k], k))[:EXAMPLES]
         rows, _ = _rows_where(con, table, f"{label} IS NOT NULL AND NOT list_contains(?, {label})", [table.classes])
     outcomes.append(
-        ExpectationOutcome(
+        _counted(
             "LABEL-SET",
             "expect_column_values_to_be_in_set",
             table.label_column,
-            bad == 0,
-            element_count=total - missing,
-            unexpected_count=bad,
-            unexpected_percent=100 * bad / (total - missing) if total - missing else 0.0,
+            bad,
+            total - missing,
             examples=values,
             rows=rows,
             kwargs={"column": table.label_column, "value_set": table.classes},
@@ -329,14 +339,12 @@ def _value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
         kind, what = described[code]
         rows, ids = _rows_where(con, table, condition, []) if unexpected else ([], [])
         outcomes.append(
-            ExpectationOutcome(
+            _counted(
                 code,
                 kind,
                 ", ".join(table.classes),
-                unexpected == 0,
-                element_count=rows_total,
-                unexpected_count=unexpected,
-                unexpected_percent=100 * unexpected / rows_total if rows_total else 0.0,
+                unexpected,
+                rows_total,
                 examples=[i for i in ids if i is not None],
                 rows=rows,
                 kwargs={"columns": table.classes},
@@ -350,14 +358,12 @@ def _value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
         nulls, duplicates = counts[3], counts[4]
         rows, _ = _rows_where(con, table, f"{_q(table.id_column)} IS NULL", []) if nulls else ([], [])
         outcomes.append(
-            ExpectationOutcome(
+            _counted(
                 "ID-NOTNULL",
                 "expect_column_values_to_not_be_null",
                 table.id_column,
-                nulls == 0,
-                element_count=rows_total,
-                unexpected_count=nulls,
-                unexpected_percent=100 * nulls / rows_total if rows_total else 0.0,
+                nulls,
+                rows_total,
                 rows=rows,
                 kwargs={"column": table.id_column},
             )
@@ -373,14 +379,12 @@ def _value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
                 ).fetchall()
             ]
         outcomes.append(
-            ExpectationOutcome(
+            _counted(
                 "ID-UNIQUE",
                 "expect_column_values_to_be_unique",
                 table.id_column,
-                duplicates == 0,
-                element_count=rows_total - nulls,
-                unexpected_count=duplicates,
-                unexpected_percent=100 * duplicates / (rows_total - nulls) if rows_total - nulls else 0.0,
+                duplicates,
+                rows_total - nulls,
                 examples=examples,
                 kwargs={"column": table.id_column},
                 message=None if duplicates == 0 else f"{duplicates} repeated ids, e.g. {examples}",
