@@ -285,27 +285,33 @@ def runs(
 
     Example: labelaudit runs --dataset penguins --limit 5
     """
-    from labelaudit.store import AuditStore
+    import textwrap
+    from datetime import UTC
 
-    settings = _settings(database=db)
-    if not settings.database.exists():
-        _fail(FileNotFoundError(f"no database at {settings.database}; run an audit first"))
-    frame = AuditStore(settings.database, lock_timeout=settings.lock_timeout).query(
-        """SELECT r.run_id, r.dataset, r.status, r.verdict, m.rows, m.flagged, m.estimated_error_rate,
-                  r.started_at, r.source
-           FROM runs r LEFT JOIN run_metrics m USING (run_id)
-           WHERE ? IS NULL OR r.dataset = ? ORDER BY r.started_at DESC LIMIT ?""",
-        [dataset, dataset, limit],
-    )
+    from labelaudit.store.queries import recent_runs
+
+    records = recent_runs(_store(db), dataset=dataset, limit=limit)
     if as_json:
-        typer.echo(json.dumps(_plain(frame.to_dict("records")), indent=2))
+        typer.echo(json.dumps(_plain(records), indent=2))
         return
-    if frame.empty:
-        typer.echo("no runs")
+    if not records:
+        typer.echo(f"no runs of dataset {dataset}" if dataset else "no runs")
         return
-    for row in frame.itertuples():
-        rate = "" if row.estimated_error_rate != row.estimated_error_rate else f"{row.estimated_error_rate:7.2%}"
-        typer.echo(f"{row.run_id}  {row.dataset:<16} {row.status:<9} {row.verdict or '-':<9} {rate:>8}  {row.source}")
+    header = ["run", "dataset", "started (UTC)", "outcome", "error rate", "flagged", "source", "reason"]
+    rows = [
+        [
+            r["run_id"],
+            r["dataset"],
+            f"{r['started_at'].astimezone(UTC):%Y-%m-%d %H:%M}",
+            r["outcome"],
+            "-" if r["estimated_error_rate"] is None else f"{r['estimated_error_rate']:.2%}",
+            "-" if r["flagged"] is None else f"{r['flagged']:,}",
+            r["source"] or "-",
+            textwrap.shorten(r["message"] or "", _REASON_CHARS, placeholder=" …") if r["outcome"] != "accepted" else "",
+        ]
+        for r in records
+    ]
+    typer.echo(_table(header, rows, right={4, 5}))
 
 
 @app.command()
@@ -318,15 +324,51 @@ def flagged(
 
     Example: labelaudit flagged 20261124-120301-a1b2c3 --limit 10
     """
-    from labelaudit.store import AuditStore
+    from labelaudit.errors import RunNotFoundError
+    from labelaudit.store.queries import flagged_rows
 
-    settings = _settings(database=db)
-    frame = AuditStore(settings.database, lock_timeout=settings.lock_timeout).query(
-        "SELECT issue_rank, row_id, given_label, suggested_label, score, suggested_prob FROM flagged_rows "
-        "WHERE run_id = ? ORDER BY issue_rank LIMIT ?",
-        [run_id, limit],
+    store = _store(db)
+    records = flagged_rows(store, run_id, limit=limit)
+    if not records:
+        try:
+            store.run(run_id)
+        except RunNotFoundError as exc:
+            _fail(exc)
+        typer.echo(f"no flagged rows for run {run_id}")
+        return
+    header = ["rank", "id", "given", "suggested", "score", "suggested prob"]
+    rows = [
+        [
+            "-" if r["issue_rank"] is None else str(r["issue_rank"]),
+            r["row_id"],
+            r["given_label"],
+            r["suggested_label"],
+            f"{r['score']:.4f}",
+            f"{r['suggested_prob']:.4f}",
+        ]
+        for r in records
+    ]
+    typer.echo(_table(header, rows, right={0, 4, 5}))
+
+
+#: Characters of a failure reason in `labelaudit runs` (cut at a word; `--json` and the report have it all).
+_REASON_CHARS = 60
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """Columns aligned on their widest cell, two spaces apart, no trailing spaces (greps and diffs cleanly).
+
+    Written out rather than with rich (a typer dependency): off a terminal rich assumes 80 columns and drops
+    whole columns of a wider table, which is what `labelaudit runs | grep` would get.
+    """
+    lines = [header, *rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in lines
     )
-    typer.echo(frame.to_string(index=False) if not frame.empty else f"no flagged rows for run {run_id}")
 
 
 @reports_app.command("serve")
