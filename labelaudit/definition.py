@@ -91,6 +91,8 @@ class DatasetDefinition(BaseModel):
     model: ModelSpec = Field(default_factory=ModelSpec)
     filter_by: str = "prune_by_noise_rate"
     annotations: AnnotationsSpec | None = None
+    # "strip": remove spaces around each label as it is read (off by default: "a " and "a" may differ on purpose)
+    label_normalisation: Literal["none", "strip"] = "none"
 
     @field_validator("name")
     @classmethod
@@ -224,6 +226,31 @@ def load_dataset(expectations_dir: Path, dataset: str) -> DatasetBundle:
         raise DefinitionError(f"{folder / 'suite.json'}: expected an object with an 'expectations' list")
     quality = _parse(QualityThresholds, folder / "quality.json")
     return DatasetBundle(definition=definition, suite=suite, quality=quality, folder=folder)
+
+
+def check_suite(suite: Any, path: Path) -> None:
+    """Refuse a suite Great Expectations would run partly: GX drops an expectation it cannot build with only a log.
+
+    Each expectation is built as GX will build it (unknown type, missing or wrong arguments), so a typo in
+    ``suite.json`` stops the run naming the file and the expectation instead of silently checking less.
+    It imports Great Expectations (seconds), so :func:`load_dataset` does not call it; the schema task does,
+    just before the suite runs.
+    """
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise DefinitionError(f"{path}: expected an object with an 'expectations' list")
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    for position, expectation in enumerate(suite["expectations"], start=1):
+        if not isinstance(expectation, dict) or not isinstance(expectation.get("type"), str):
+            raise DefinitionError(f'{path}: expectation {position} needs a "type" (e.g. expect_column_to_exist)')
+        name = expectation["type"]
+        try:
+            ExpectationConfiguration(**expectation).to_domain_obj()
+        except Exception as exc:  # GX raises its own errors, pydantic's and TypeError for bad arguments
+            unknown = isinstance(exc, ExpectationNotFoundError)
+            reason = "is not an expectation type Great Expectations knows" if unknown else " ".join(str(exc).split())
+            raise DefinitionError(f"{path}: expectation {position} ({name}): {reason}") from exc
 
 
 def write_json(path: Path, payload: Any) -> None:

@@ -7,6 +7,7 @@ are categorical; longer, varied strings are free text).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from labelaudit.definition import DatasetDefinition, Feature, QualityThresholds, Role, dataset_folder, write_json
 from labelaudit.errors import DefinitionError, InputDataError
-from labelaudit.ingest import read_batch
+from labelaudit.ingest import ReadOptions, read_batch
 
 _LABEL_NAMES = ("label", "labels", "class", "target", "category", "y")
 _ID_NAMES = ("id", "row_id", "item_id", "uid", "key")
@@ -37,14 +38,37 @@ def _role(series: pd.Series) -> Role:
     return Role.text
 
 
+def label_candidates(frame: pd.DataFrame, *, limit: int = 10) -> list[str]:
+    """Columns that could hold the labels: few distinct values (categorical-looking), fewest first.
+
+    A label column repeats a small set of classes; ids, free text and measurements do not. With no such column,
+    every column is a candidate.
+    """
+    counts = {}
+    for column in frame.columns:
+        values = frame[column].dropna()
+        distinct = values.nunique()
+        if 2 <= distinct <= max(20, int(0.05 * len(values))) and distinct < len(values):
+            counts[str(column)] = distinct
+    ranked = sorted(counts, key=lambda c: counts[c]) or [str(c) for c in frame.columns]
+    return ranked[:limit]
+
+
 def infer_definition(
     frame: pd.DataFrame, dataset: str, *, label_column: str | None = None, id_column: str | None = None
 ) -> tuple[DatasetDefinition, dict[str, Any], QualityThresholds]:
     """Definition, GX suite and quality thresholds for ``frame`` (see module docstring for the rules)."""
     label_column = label_column or _guess(frame, _LABEL_NAMES)
-    if label_column is None or label_column not in frame.columns:
+    if label_column is None:
         raise InputDataError(
-            f"label column {label_column!r} not found; pass --label (columns: {', '.join(map(str, frame.columns))})"
+            f"no label column could be guessed (none is named {', '.join(_LABEL_NAMES)}); pass --label with one "
+            f"of the candidates: {', '.join(label_candidates(frame))}"
+        )
+    if label_column not in frame.columns:
+        close = difflib.get_close_matches(label_column, [str(c) for c in frame.columns], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputDataError(
+            f"label column {label_column!r} not found; {hint}columns: {', '.join(map(str, frame.columns))}"
         )
     id_column = id_column or _guess(frame, _ID_NAMES)
     if id_column is not None and id_column not in frame.columns:
@@ -108,12 +132,17 @@ def write_definition(
     id_column: str | None = None,
     sample_rows: int = 100_000,
     overwrite: bool = False,
+    options: ReadOptions | None = None,
 ) -> Path:
-    """Infer a definition from the first ``sample_rows`` rows of ``source`` and write the three JSON files."""
+    """Infer a definition from the first ``sample_rows`` rows of ``source`` and write the three JSON files.
+
+    ``options`` are the delimiter and encoding of a delimited file (default: sniffed delimiter, UTF-8).
+    """
     folder = dataset_folder(expectations_dir, dataset)
     if (folder / "dataset.json").exists() and not overwrite:
         raise DefinitionError(f"{folder} already holds a definition; pass --force to overwrite it")
-    frame, _ = read_batch(source, string_columns=tuple(c for c in (label_column, id_column) if c))
+    names = tuple(c for c in (label_column, id_column) if c)
+    frame, _ = read_batch(source, string_columns=names, options=options)
     definition, suite, quality = infer_definition(
         frame.head(sample_rows), dataset, label_column=label_column, id_column=id_column
     )

@@ -13,6 +13,7 @@ Example::
     [[datasets]]
     name = "penguins"                        # the deployment name; the definition defaults to it
     source = "data/penguins/incoming/*.csv"  # a path, a glob, or duckdb:///db.duckdb?query=SELECT ...
+    # duckdb:///db.duckdb is relative to this file's folder, duckdb:////abs/db.duckdb absolute
     schedule = { cron = "0 6 * * *", timezone = "Europe/Paris", active = true }
     task_runner = { kind = "threads", max_workers = 2 }
     parameters = { folds = 5, thresholds = { max_label_error_rate = 0.08 } }
@@ -30,7 +31,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from labelaudit.errors import LabelAuditError
+from labelaudit.errors import InputDataError, LabelAuditError
+from labelaudit.sources import resolve_duckdb_url
 
 #: The file ``labelaudit serve`` reads when no ``--config`` is given.
 DEFAULT_CONFIG = "labelaudit.toml"
@@ -184,12 +186,11 @@ class ProjectConfig(BaseModel):
 
     def resolve_source(self, dataset: DatasetConfig) -> str:
         """The dataset's source with a relative file path or glob (or DuckDB file) made absolute."""
-        if dataset.is_sql:
-            prefix, _, rest = dataset.source.partition(":///")
-            db, sep, query = rest.partition("?")
-            if db.startswith("/"):  # duckdb:////abs/path.duckdb
-                return dataset.source
-            return f"{prefix}://{self.resolve_path(db)}{sep}{query}"
+        if dataset.is_sql:  # duckdb:///relative.duckdb (to this file), duckdb:////absolute.duckdb: see sources
+            try:
+                return resolve_duckdb_url(dataset.source, self.root)
+            except InputDataError as exc:
+                raise ProjectConfigError(f"dataset {dataset.name!r}: {exc}") from exc
         return str(self.resolve_path(dataset.source))
 
     def locations(self) -> dict[str, str | None]:

@@ -8,8 +8,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from labelaudit import stages
-from labelaudit.definition import DatasetBundle
+from labelaudit.definition import DatasetBundle, check_suite
 from labelaudit.gx_runner import SuiteOutcome
+from labelaudit.ingest import ReadOptions
 from labelaudit.store import AuditStore
 from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
@@ -21,13 +22,17 @@ from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_infrastructure_errors,
 )
-def ingest(store: AuditStore, run_id: str, source: str, bundle: DatasetBundle) -> stages.Batch:
-    batch = stages.ingest(store, run_id, source, bundle)
+def ingest(
+    store: AuditStore, run_id: str, source: str, bundle: DatasetBundle, options: ReadOptions | None = None
+) -> stages.Batch:
+    """Read and store the batch; the log line says how it was read (format, and any delimiter or encoding)."""
+    batch = stages.ingest(store, run_id, source, bundle, options)
     get_run_logger().info(
-        "ingested %d rows x %d columns from %s (sha256 %s)",
+        "ingested %d rows x %d columns from %s (%s, sha256 %s)",
         len(batch.frame),
         batch.frame.shape[1],
         batch.source.path,
+        batch.source.format,
         batch.source.sha256[:12],
     )
     return batch
@@ -43,7 +48,11 @@ def ingest(store: AuditStore, run_id: str, source: str, bundle: DatasetBundle) -
 def validate_schema(
     store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, data_docs_dir: Path | None
 ) -> SuiteOutcome:
-    """Schema failures are data errors: not retried, the run stops here with every failed expectation listed."""
+    """Schema failures are data errors: not retried, the run stops here with every failed expectation listed.
+
+    The suite is checked first: Great Expectations would skip an expectation it cannot build with only a log.
+    """
+    check_suite(bundle.suite, bundle.folder / "suite.json")
     outcome = stages.validate(store, run_id, batch, bundle, data_docs_dir=data_docs_dir)
     get_run_logger().info("schema: all %d expectations of suite %r met", len(outcome.outcomes), outcome.suite_name)
     return outcome

@@ -8,8 +8,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from labelaudit.definition import DatasetDefinition
 from labelaudit.errors import InputDataError
-from labelaudit.ingest import file_sha256, read_batch
+from labelaudit.ingest import ReadOptions, file_sha256, preflight, prepare_frame, read_batch
 
 
 def test_csv_keeps_ids_and_labels_as_written(tmp_path: Path) -> None:
@@ -66,3 +67,121 @@ def test_missing_file_and_bad_duckdb_source(tmp_path: Path) -> None:
         pass
     with pytest.raises(InputDataError, match="query failed"):
         read_batch(f"duckdb:///{tmp_path}/x.duckdb?table=missing")
+
+
+# -- issue 16: inputs as people really have them ---------------------------------------------------------------
+
+WINE = "wine_id;alcohol;cultivar\nW1;12,5;barolo\nW2;13,1;merlot\nW3;11,9;barolo\n"
+
+
+def test_semicolon_csv_is_sniffed_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "wine.csv"
+    path.write_text(WINE, encoding="utf-8")
+
+    frame, info = read_batch(str(path), string_columns=("wine_id", "cultivar"))
+
+    assert frame.columns.tolist() == ["wine_id", "alcohol", "cultivar"]
+    assert frame["cultivar"].tolist() == ["barolo", "merlot", "barolo"]
+    assert info.format == "csv, delimiter ';'"
+    assert preflight(str(path)) == "csv, delimiter ';' (detected)"
+
+
+@pytest.mark.parametrize("delimiter", [";", "semicolon"])
+def test_delimiter_can_be_given(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "wine.csv"
+    path.write_text(WINE, encoding="utf-8")
+
+    frame, _ = read_batch(str(path), options=ReadOptions(delimiter=delimiter))
+
+    assert frame.shape == (3, 3)
+
+
+def test_a_single_column_holding_the_separator_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "wine.csv"
+    path.write_text(WINE, encoding="utf-8")
+
+    with pytest.raises(InputDataError) as error:
+        read_batch(str(path), options=ReadOptions(delimiter=","))
+
+    message = str(error.value)
+    assert str(path) in message and "single column 'wine_id;alcohol;cultivar'" in message
+    assert "--delimiter ';'" in message
+
+
+def test_comma_files_with_other_separators_inside_cells_stay_comma(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text('id,text,tags\n1,"a; b; c",x|y\n2,"d; e",z\n3,f,x|z\n', encoding="utf-8")
+
+    frame, info = read_batch(str(path))
+
+    assert frame.columns.tolist() == ["id", "text", "tags"] and info.format == "csv"
+
+
+def test_latin1_file_is_named_with_its_line_and_reads_with_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_bytes("id,label\n1,rouge\n2,ros\u00e9\n3,blanc\n".encode("latin-1"))
+
+    with pytest.raises(InputDataError) as error:
+        read_batch(str(path))
+    message = str(error.value)
+    assert str(path) in message and "not UTF-8" in message and "line 3 (row 2" in message
+    assert "b'\\xe9'" in message and "reads '2,rosé'" in message and "--encoding cp1252" in message
+
+    frame, info = read_batch(str(path), options=ReadOptions(encoding="latin-1"))
+    assert frame["label"].tolist() == ["rouge", "rosé", "blanc"] and info.format == "csv, encoding iso8859-1"
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_bytes("\ufeffid;label\n1;a\n2;b\n".encode())
+
+    frame, _ = read_batch(str(path), string_columns=("id", "label"))
+
+    assert frame.columns.tolist() == ["id", "label"] and frame["id"].tolist() == ["1", "2"]
+
+
+def test_nul_filled_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_bytes(b"\x00" * (1 << 20))
+
+    for check in (read_batch, preflight):
+        with pytest.raises(InputDataError, match=r"binary data \(a NUL byte at byte 0\)") as error:
+            check(str(path))
+        assert str(path) in str(error.value)
+
+
+def test_file_above_the_memory_budget_is_refused_before_reading(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text("id,label\n" + "".join(f"{i},a\n" for i in range(2000)), encoding="utf-8")
+    monkeypatch.setenv("LABELAUDIT_MEMORY_BUDGET", "4kB")
+
+    for check in (read_batch, preflight):
+        with pytest.raises(InputDataError, match="above the memory budget of 4000 bytes") as error:
+            check(str(path))
+        assert "LABELAUDIT_MEMORY_BUDGET" in str(error.value) and "labelaudit score" in str(error.value)
+
+
+def _definition(**extra) -> DatasetDefinition:
+    features = [{"name": "x", "role": "numeric"}, {"name": "y", "role": "numeric"}]
+    return DatasetDefinition.model_validate({"name": "d", "label_column": "label", "features": features, **extra})
+
+
+def test_infinite_feature_values_are_named_with_column_and_rows() -> None:
+    frame = pd.DataFrame({"label": ["a", "b", "a"], "x": [1.0, float("inf"), -float("inf")], "y": [0.0, 1.0, 2.0]})
+
+    with pytest.raises(InputDataError) as error:
+        prepare_frame(frame, _definition(), "b.csv")
+
+    assert str(error.value) == (
+        "file b.csv, column 'x', rows 2, 3: holds infinite values; replace them with a finite number or leave the "
+        "cell empty"
+    )
+
+
+def test_labels_are_stripped_only_when_the_definition_says_so() -> None:
+    def frame() -> pd.DataFrame:
+        return pd.DataFrame({"label": pd.Series(["a ", " b", None], dtype="str"), "x": [1.0, 2.0, 3.0]})
+
+    assert prepare_frame(frame(), _definition(), "b.csv")["label"].tolist()[:2] == ["a ", " b"]
+    stripped = prepare_frame(frame(), _definition(label_normalisation="strip"), "b.csv")["label"]
+    assert stripped.tolist()[:2] == ["a", "b"] and stripped.isna().tolist() == [False, False, True]
