@@ -21,7 +21,7 @@ from labelaudit.definition import DatasetBundle
 from labelaudit.errors import FittingError, InputDataError, LabelAuditError, SchemaValidationError
 from labelaudit.gate import GateResult, evaluate_gate
 from labelaudit.gx_runner import SuiteOutcome, outcomes_frame, run_suite
-from labelaudit.ingest import SourceInfo, read_batch
+from labelaudit.ingest import ReadOptions, SourceInfo, prepare_frame, read_batch
 from labelaudit.scoring import ScoredBatch, score_batch
 from labelaudit.store import AuditStore, StageWrite
 from labelaudit.store.database import utcnow
@@ -48,8 +48,14 @@ def recording(store: AuditStore, run_id: str, stage: str) -> Iterator[datetime]:
         raise
 
 
-def ingest(store: AuditStore, run_id: str, source: str, bundle: DatasetBundle) -> Batch:
-    """Read ``source`` and store its rows (every column, as JSON), its column types and its content hash."""
+def ingest(
+    store: AuditStore, run_id: str, source: str, bundle: DatasetBundle, options: ReadOptions | None = None
+) -> Batch:
+    """Read ``source`` and store its rows (every column, as JSON), its column types and its content hash.
+
+    ``options`` give a delimited file's delimiter and encoding (default: sniffed, UTF-8). The definition's
+    label normalisation is applied and infinite feature values refused before anything is stored.
+    """
     definition = bundle.definition
     with recording(store, run_id, "ingest") as started:
         text_columns = tuple(
@@ -62,7 +68,8 @@ def ingest(store: AuditStore, run_id: str, source: str, bundle: DatasetBundle) -
             )
             if c
         )
-        frame, info = read_batch(source, string_columns=text_columns)
+        frame, info = read_batch(source, string_columns=text_columns, options=options)
+        frame = prepare_frame(frame, definition, info.path)
         if definition.id_column and definition.id_column in frame.columns:
             row_ids = frame[definition.id_column].astype("str")
         else:

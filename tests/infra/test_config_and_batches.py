@@ -48,7 +48,7 @@ def test_relative_paths_resolve_against_the_config_file_and_sql_sources_keep_the
     a, b = config.datasets
     assert a.is_glob and not b.is_glob and b.is_sql
     assert config.locations()["database"] == str(tmp_path / "db" / "audit.duckdb")
-    assert config.resolve_source(b) == f"duckdb://{tmp_path}/warehouse.duckdb?query=SELECT * FROM t"
+    assert config.resolve_source(b) == f"duckdb:///{tmp_path}/warehouse.duckdb?query=SELECT * FROM t"  # 4 slashes
     # a glob has no default source for one-batch runs; the recurring deployment gets it
     assert "source" not in parameters_of(config, a, recurring=False)
     assert parameters_of(config, a, recurring=True)["source"] == str(tmp_path / "incoming" / "*.csv")
