@@ -3,13 +3,20 @@
 Each function computes coordinates only; the text it places (labels, titles, tooltips) is escaped by the
 template engine like every other value, and colours are SVG attributes, so the pictures print as they show.
 Nothing is fetched: no fonts, no scripts, no images.
+
+Why two drawings per picture: an SVG scaled down to a phone's width scales its text with it (a 588-wide
+histogram on a 390 px phone drew 10-unit ticks at under 6 px). So each picture also carries a ``compact``
+drawing, at most :data:`COMPACT_WIDTH` units wide with text of at least 11 units, which the page shows instead
+below 600 px (``report.css``); its text is then drawn at 11 px or more. The wide drawing keeps text of at least
+11 units, so it stays above 10 px where the desktop layout shrinks it a little.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from labelaudit.report.model import ClassView, GateView, HistogramBin, NoiseCell, TrendPoint
 
@@ -23,6 +30,12 @@ NEUTRAL = "#9aa5b1"
 
 #: Beyond this many classes the heatmap draws only the classes with the most estimated errors.
 MAX_HEATMAP_CLASSES = 30
+#: The same on a phone, where a cell must stay big enough to touch and read.
+MAX_COMPACT_HEATMAP_CLASSES = 10
+#: Widest compact drawing: a 390 px phone leaves 336 px inside a figure (report.css), so it is never shrunk.
+COMPACT_WIDTH = 336.0
+#: Smallest text of every drawing, in SVG units (CSS px when not scaled).
+MIN_FONT = 11.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,20 @@ class Chart:
     desc: str
     shapes: list[Shape] = field(default_factory=list)
     css_class: str = "chart"
+    compact: Chart | None = None  # the same picture drawn for a phone's width (shown below 600 px)
+
+
+def _with_compact(draw: Callable[..., Chart | None]) -> Callable[..., Chart | None]:
+    """``draw(..., compact=False)`` carrying ``draw(..., compact=True)`` as its ``compact`` drawing."""
+
+    @functools.wraps(draw)
+    def both(*args: object, **kwargs: object) -> Chart | None:
+        wide = draw(*args, compact=False, **kwargs)
+        if wide is None:
+            return None
+        return replace(wide, compact=draw(*args, compact=True, **kwargs))
+
+    return both
 
 
 def _short(text: str, limit: int = 16) -> str:
@@ -113,7 +140,10 @@ def _heat(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: int) -> Chart | None:
+@_with_compact
+def noise_heatmap(
+    cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: int, compact: bool = False
+) -> Chart | None:
     """Given label (rows) by likely true label (columns); each cell is its share of the given label's rows.
 
     The share is ``joint[g, t] / sum_t joint[g, t]``; the tooltip adds the estimated number of rows
@@ -125,23 +155,37 @@ def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: in
     for c in cells:
         row_mass_of[c.given_label] = row_mass_of.get(c.given_label, 0.0) + c.joint
     total = len(labels)
-    shown = _busiest(cells, labels, MAX_HEATMAP_CLASSES)
+    shown = _busiest(cells, labels, MAX_COMPACT_HEATMAP_CLASSES if compact else MAX_HEATMAP_CLASSES)
     k = len(shown)
     index = {label: i for i, label in enumerate(shown)}
     row_mass = [row_mass_of.get(label, 0.0) for label in shown]
     labels = shown
-    size = max(22.0, min(64.0, 560.0 / k))
-    left, top = 130.0, 96.0
-    width = left + size * k + 72  # room for the last rotated column label
+    if compact:  # shorter labels, cells sized to fit COMPACT_WIDTH
+        left, top, right, chars = 84.0, 80.0, 52.0, 9
+        size = max(20.0, min(48.0, (COMPACT_WIDTH - left - right) / k))
+    else:
+        left, top, right, chars = 130.0, 96.0, 72.0, 12  # right: room for the last rotated column label
+        size = max(22.0, min(64.0, 560.0 / k))
+    width = left + size * k + right
     height = top + size * k + 40
     shapes: list[Shape] = [
         Text(left + size * k / 2, 14, "likely true label →", "middle", MUTED, 12),
         Text(14, top + size * k / 2, "given label →", "middle", MUTED, 12, rotate=-90),
     ]
     for i, label in enumerate(labels):
-        shapes.append(Text(left - 6, top + size * i + size / 2 + 4, _short(label), "end", INK, 11, title=label))
+        y = top + size * i + size / 2 + 4
+        shapes.append(Text(left - 6, y, _short(label, chars + 4 * (not compact)), "end", INK, MIN_FONT, title=label))
         shapes.append(
-            Text(left + size * i + size / 2, top - 8, _short(label, 12), "start", INK, 11, title=label, rotate=-45)
+            Text(
+                left + size * i + size / 2,
+                top - 8,
+                _short(label, chars),
+                "start",
+                INK,
+                MIN_FONT,
+                title=label,
+                rotate=-45,
+            )
         )
     for c in cells:
         if c.given_label not in index or c.true_label not in index:
@@ -166,7 +210,7 @@ def noise_heatmap(cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: in
                     _pct(share, 0 if share >= 0.1 or share == 0 else 1),
                     "middle",
                     "#ffffff" if dark else INK,
-                    10 if size < 44 else 11,
+                    MIN_FONT,
                 )
             )
     note = ""
@@ -196,7 +240,10 @@ def _busiest(cells: Sequence[NoiseCell], labels: Sequence[str], limit: int) -> l
     return [label for label in labels if label in keep]
 
 
-def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()) -> Chart | None:
+@_with_compact
+def class_error_bars(
+    classes: Sequence[ClassView], gate: Sequence[GateView] = (), *, compact: bool = False
+) -> Chart | None:
     """Horizontal bars: estimated label-error rate per given class, with the class's gate limit if set."""
     if not classes:
         return None
@@ -206,14 +253,15 @@ def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()
     if overall:
         top_value = max(top_value, overall.limit_value)
     scale_max = min(1.0, _scale(top_value * 1.05))
-    left, right, bar_h, gap, top = 130.0, 70.0, 18.0, 8.0, 24.0
-    plot_w = 340.0
+    left, right, bar_h, gap, top = (84.0, 52.0, 20.0, 8.0, 24.0) if compact else (130.0, 70.0, 18.0, 8.0, 24.0)
+    plot_w = COMPACT_WIDTH - left - right if compact else 340.0
+    chars = 11 if compact else 16
     height = top + len(classes) * (bar_h + gap) + 26
     shapes: list[Shape] = []
     for tick in _ticks(scale_max):
         x = left + plot_w * tick / scale_max
         shapes.append(Line(x, top - 6, x, height - 22, GRID))
-        shapes.append(Text(x, height - 6, _tick_pct(tick, scale_max), "middle", MUTED, 10))
+        shapes.append(Text(x, height - 6, _tick_pct(tick, scale_max), "middle", MUTED, MIN_FONT))
     for i, c in enumerate(classes):
         y = top + i * (bar_h + gap)
         w = plot_w * min(c.estimated_error_rate, scale_max) / scale_max
@@ -223,16 +271,18 @@ def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()
             f"{c.label}: estimated error rate {_pct(c.estimated_error_rate, 2)}, {c.flagged:,} of "
             f"{c.given_count:,} rows flagged"
         )
-        shapes.append(Text(left - 6, y + bar_h - 5, _short(c.label), "end", INK, 11, title=c.label))
+        shapes.append(Text(left - 6, y + bar_h - 5, _short(c.label, chars), "end", INK, MIN_FONT, title=c.label))
         shapes.append(Rect(left, y, max(w, 1.0), bar_h, BAD if over else BAR, tip))
-        shapes.append(Text(left + w + 4, y + bar_h - 5, _pct(c.estimated_error_rate), "start", INK, 11))
+        shapes.append(Text(left + w + 4, y + bar_h - 5, _pct(c.estimated_error_rate), "start", INK, MIN_FONT))
         if limit is not None:
             lx = left + plot_w * min(limit.limit_value, scale_max) / scale_max
             shapes.append(Line(lx, y - 3, lx, y + bar_h + 3, INK, 2))
     if overall is not None:
         ox = left + plot_w * min(overall.limit_value, scale_max) / scale_max
         shapes.append(Line(ox, top - 8, ox, height - 22, BAD, 1.5, "4 3"))
-        shapes.append(Text(ox, top - 12, f"overall limit {_pct(overall.limit_value)}", "middle", BAD, 10))
+        label = f"overall limit {_pct(overall.limit_value)}"
+        anchor = _anchor(ox, label, MIN_FONT, 0.0, left + plot_w + right)
+        shapes.append(Text(ox, top - 12, label, anchor, BAD, MIN_FONT))
     return Chart(
         left + plot_w + right,
         height,
@@ -243,11 +293,14 @@ def class_error_bars(classes: Sequence[ClassView], gate: Sequence[GateView] = ()
     )
 
 
-def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart | None:
+@_with_compact
+def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None, *, compact: bool = False) -> Chart | None:
     """Rows per label-quality score bin, flagged rows stacked in red, on a square-root count scale."""
     if not bins:
         return None
-    left, top, plot_w, plot_h = 52.0, 22.0, 520.0, 180.0
+    left, top, plot_w, plot_h = (
+        (56.0, 22.0, COMPACT_WIDTH - 56.0 - 16.0, 150.0) if compact else (56.0, 22.0, 520.0, 180.0)
+    )
     peak = max(b.flagged + b.unflagged for b in bins) or 1
 
     def y_of(count: float) -> float:
@@ -259,7 +312,7 @@ def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart
             continue
         y = y_of(tick)
         shapes.append(Line(left, y, left + plot_w, y, GRID))
-        shapes.append(Text(left - 6, y + 4, f"{tick:,}", "end", MUTED, 10))
+        shapes.append(Text(left - 6, y + 4, f"{tick:,}", "end", MUTED, MIN_FONT))
     step = plot_w / len(bins)
     for i, b in enumerate(bins):
         x = left + i * step + 1
@@ -272,17 +325,17 @@ def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart
     shapes.append(Line(left, top + plot_h, left + plot_w, top + plot_h, INK))
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         x = left + plot_w * tick
-        shapes.append(Text(x, top + plot_h + 16, f"{tick:.2f}", "middle", MUTED, 10))
+        anchor = "start" if tick == 0 else "end" if tick == 1 else "middle"  # the ends stay inside the picture
+        shapes.append(Text(x, top + plot_h + 16, f"{tick:.2f}", anchor if compact else "middle", MUTED, MIN_FONT))
     shapes.append(
-        Text(left + plot_w / 2, top + plot_h + 34, "label-quality score (low = suspicious)", "middle", MUTED, 11)
+        Text(left + plot_w / 2, top + plot_h + 34, "label-quality score (low = suspicious)", "middle", MUTED, MIN_FONT)
     )
     if cutoff is not None:
         x = left + plot_w * min(max(cutoff, 0.0), 1.0)
         shapes.append(Line(x, top - 6, x, top + plot_h, INK, 1.5, "4 3"))
-        anchor = "start" if cutoff < 0.6 else "end"
-        shapes.append(
-            Text(x + (4 if anchor == "start" else -4), top + 4, f"highest flagged score {cutoff:.3f}", anchor, INK, 11)
-        )
+        label = f"highest flagged score {cutoff:.3f}"
+        anchor = _anchor(x + 4, label, MIN_FONT, 0.0, left + plot_w + 16, prefer="start")
+        shapes.append(Text(x + (4 if anchor == "start" else -4), top + 4, label, anchor, INK, MIN_FONT))
     return Chart(
         left + plot_w + 16,
         top + plot_h + 44,
@@ -293,11 +346,14 @@ def score_histogram(bins: Sequence[HistogramBin], cutoff: float | None) -> Chart
     )
 
 
-def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Chart | None:
+@_with_compact
+def trend_chart(points: Sequence[TrendPoint], limit: float | None = None, *, compact: bool = False) -> Chart | None:
     """The estimated label-error rate of this dataset's runs, oldest to newest, this run ringed."""
     if not points:
         return None
-    left, top, plot_w, plot_h = 52.0, 16.0, 520.0, 150.0
+    left, top, plot_w, plot_h = (
+        (50.0, 16.0, COMPACT_WIDTH - 50.0 - 16.0, 130.0) if compact else (52.0, 16.0, 520.0, 150.0)
+    )
     values = [p.estimated_error_rate for p in points]
     scale_max = _scale(max([*values, limit or 0.0, 0.01]) * 1.1)
 
@@ -309,11 +365,11 @@ def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Cha
     for tick in _ticks(scale_max):
         _, y = xy(0, tick)
         shapes.append(Line(left, y, left + plot_w, y, GRID))
-        shapes.append(Text(left - 6, y + 4, _tick_pct(tick, scale_max), "end", MUTED, 10))
+        shapes.append(Text(left - 6, y + 4, _tick_pct(tick, scale_max), "end", MUTED, MIN_FONT))
     if limit is not None:
         _, y = xy(0, limit)
         shapes.append(Line(left, y, left + plot_w, y, BAD, 1.5, "4 3"))
-        shapes.append(Text(left + plot_w, y - 4, f"limit {_pct(limit)}", "end", BAD, 10))
+        shapes.append(Text(left + plot_w, y - 4, f"limit {_pct(limit)}", "end", BAD, MIN_FONT))
     if len(points) > 1:
         shapes.append(Polyline(" ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in enumerate(values))), BAR))
     for i, p in enumerate(points):
@@ -326,10 +382,12 @@ def trend_chart(points: Sequence[TrendPoint], limit: float | None = None) -> Cha
         shapes.append(Circle(x, y, 7 if p.current else 4, colour, tip, INK if p.current else None))
     first, last = points[0], points[-1]
     if len(points) == 1:
-        shapes.append(Text(left + plot_w / 2, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "middle", MUTED, 10))
+        shapes.append(
+            Text(left + plot_w / 2, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "middle", MUTED, MIN_FONT)
+        )
     else:
-        shapes.append(Text(left, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "start", MUTED, 10))
-        shapes.append(Text(left + plot_w, top + plot_h + 16, f"{last.started_at:%Y-%m-%d}", "end", MUTED, 10))
+        shapes.append(Text(left, top + plot_h + 16, f"{first.started_at:%Y-%m-%d}", "start", MUTED, MIN_FONT))
+        shapes.append(Text(left + plot_w, top + plot_h + 16, f"{last.started_at:%Y-%m-%d}", "end", MUTED, MIN_FONT))
     return Chart(
         left + plot_w + 16,
         top + plot_h + 26,
@@ -362,6 +420,22 @@ def sparkline(points: Sequence[TrendPoint], *, width: float = 120, height: float
     return Chart(
         width, height, "Error-rate trend", f"Estimated label-error rate of the last runs: {desc}", shapes, "sparkline"
     )
+
+
+def text_width(text: str, size: float) -> float:
+    """A generous estimate of ``text``'s drawn width (system sans-serif fonts average ~0.55 em per character)."""
+    return 0.6 * size * len(text)
+
+
+def _anchor(x: float, text: str, size: float, lo: float, hi: float, prefer: str = "middle") -> str:
+    """``prefer`` unless the text would leave ``[lo, hi]`` at ``x``; then the anchor that keeps it inside."""
+    width = text_width(text, size)
+    spans = {"start": (x, x + width), "middle": (x - width / 2, x + width / 2), "end": (x - width, x)}
+    for anchor in (prefer, "middle", "start", "end"):
+        a, b = spans[anchor]
+        if a >= lo and b <= hi:
+            return anchor
+    return "start" if x - lo < hi - x else "end"
 
 
 def _nice_ceiling(value: float) -> float:

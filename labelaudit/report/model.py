@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
 
 import duckdb
 
@@ -30,6 +31,64 @@ HISTOGRAM_BINS = 20
 
 #: The fixed leading columns of the flagged-rows table (the row's own fields follow).
 FIXED_COLUMNS: tuple[str, ...] = ("rank", "id", "given", "suggested", "score", "suggested prob")
+#: Most decimals a float column of the flagged rows is shown with (scores always get this many).
+MAX_FLOAT_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    """How one column of the flagged-rows table shows its values, the same for every row of the column.
+
+    ``int``: whole numbers as written (``42``); ``float``: ``digits`` decimals for every value of the column
+    (``38.8`` and ``42.0``, not ``38.8000`` and ``42``); ``text``: as is. The page's script applies the same
+    rule to the rows it draws, so the first page (rendered here) and later pages read alike.
+    """
+
+    kind: Literal["int", "float", "text"]
+    digits: int = 0
+
+    def show(self, value: Any) -> Any:
+        """``value`` as the column shows it: a string for numbers, anything else unchanged."""
+        if self.kind == "text" or isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if self.kind == "int" and float(value).is_integer():
+            return str(int(value))
+        # Half away from zero on the exact binary value: what JavaScript's toFixed does in the page.
+        quantum = Decimal(1).scaleb(-self.digits)
+        return str(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+#: The fixed columns' formats: the rank is a whole number, scores and probabilities get MAX_FLOAT_DIGITS.
+FIXED_FORMATS: tuple[ColumnFormat, ...] = (
+    ColumnFormat("int"),
+    ColumnFormat("text"),
+    ColumnFormat("text"),
+    ColumnFormat("text"),
+    ColumnFormat("float", MAX_FLOAT_DIGITS),
+    ColumnFormat("float", MAX_FLOAT_DIGITS),
+)
+
+
+def _decimals(value: float) -> int:
+    """Decimals of the shortest text that reads back as ``value`` (``38.8`` -> 1, ``42.0`` -> 0)."""
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def column_format(values: Sequence[Any]) -> ColumnFormat:
+    """The format of a data column from its values: ``int`` if all are whole numbers written as integers,
+    ``float`` (with as many decimals as the most precise value needs, at most :data:`MAX_FLOAT_DIGITS`) if all
+    are numbers, ``text`` otherwise (booleans and mixed columns included). Missing values do not count.
+    """
+    present = [v for v in values if v is not None]
+    if not present or any(isinstance(v, bool) or not isinstance(v, int | float) for v in present):
+        return ColumnFormat("text")
+    floats = [v for v in present if isinstance(v, float)]
+    if not floats:
+        return ColumnFormat("int")
+    if any(v != v or v in (float("inf"), float("-inf")) for v in floats):
+        return ColumnFormat("text")
+    return ColumnFormat("float", min(MAX_FLOAT_DIGITS, max(_decimals(v) for v in floats)))
 
 
 @dataclass(frozen=True)
@@ -163,10 +222,17 @@ class FlaggedTable:
     rows: list[list[Any]]
     total: int
     cut_cells: int = 0
+    field_formats: list[ColumnFormat] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
         return [*FIXED_COLUMNS, *self.fields]
+
+    @property
+    def formats(self) -> list[ColumnFormat]:
+        """One format per column of :attr:`columns` (fields without a computed format show as text)."""
+        own = self.field_formats + [ColumnFormat("text")] * (len(self.fields) - len(self.field_formats))
+        return [*FIXED_FORMATS, *own]
 
     @property
     def capped(self) -> bool:
@@ -547,7 +613,9 @@ def _flagged(
             row[i], was_cut = _cut(row[i], max_chars)
             cut_cells += was_cut
         rows.append(row)
-    return FlaggedTable(fields=fields, rows=rows, total=int(total), cut_cells=cut_cells)
+    first = len(FIXED_COLUMNS)
+    formats = [column_format([row[first + i] for row in rows]) for i in range(len(fields))]
+    return FlaggedTable(fields=fields, rows=rows, total=int(total), cut_cells=cut_cells, field_formats=formats)
 
 
 def load_index(store: AuditStore) -> list[DatasetIndex]:

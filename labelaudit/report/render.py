@@ -166,6 +166,7 @@ def render_run(view: RunView, *, index_href: str = "../../index.html", data_docs
     table = view.flagged
     data = {
         "columns": table.columns,
+        "formats": [{"kind": f.kind, "digits": f.digits} for f in table.formats],
         "rows": table.rows,
         "total": table.total,
         "filename": f"{view.dataset}-{view.run_id}-flagged.csv",

@@ -29,7 +29,10 @@ def _runs_of(client, deployment_id: str) -> set[str]:
 
 @pytest.mark.skipif(not CHROMIUM.exists() and not shutil.which("chromium"), reason="chromium is not installed")
 def test_quick_run_from_the_deployment_page(served: ServedProject) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="the Prefect UI test needs Playwright: pip install playwright (or '.[test]')"
+    )
+    expect, sync_playwright = playwright.expect, playwright.sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     ui = served.server.url

@@ -15,10 +15,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.report.builders import HOSTILE_COLUMN, HOSTILE_ID, HOSTILE_LABEL, HOSTILE_TEXTS, LONG_TEXT
-from tests.report.conftest import VIEWPORTS
+# Without the Python package these tests are skipped with the way to install it, instead of failing collection.
+expect = pytest.importorskip(
+    "playwright.sync_api",
+    reason="the report's browser tests need Playwright: pip install playwright (or pip install -e '.[test]'), "
+    "and Debian's chromium (apt-get install -y chromium)",
+).expect
+
+from labelaudit.report import publish_run  # noqa: E402
+from labelaudit.store import AuditStore  # noqa: E402
+from tests.report.builders import HOSTILE_COLUMN, HOSTILE_ID, HOSTILE_LABEL, HOSTILE_TEXTS, LONG_TEXT  # noqa: E402
+from tests.report.conftest import VIEWPORTS  # noqa: E402
+from tests.report.measurements import build_measurements_run  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -230,6 +239,63 @@ def test_print_layout_hides_controls(visit, published, screenshots):
     page.emulate_media(media="print")
     assert not page.locator("#flagged-controls").is_visible()
     assert not page.locator("#flagged-pager").is_visible()
-    assert page.locator("#figure-noise svg").is_visible()
+    assert page.locator("#figure-noise svg.chart-wide").is_visible()
+    assert not page.locator("#figure-noise svg.chart-compact").is_visible()
     page.pdf(path=str(screenshots / "hostile-print.pdf"))
+    seen.assert_clean()
+
+
+# -- on a phone: nothing off-screen, nothing too small to read -------------------------------------------------
+
+#: Every visible picture's text: its drawn size in CSS px (font size times the SVG's scale) and its box.
+_CHART_TEXT = """() => [...document.querySelectorAll('svg.chart')]
+  .filter(svg => svg.getBoundingClientRect().width > 0)
+  .flatMap(svg => [...svg.querySelectorAll('text')].map(t => {
+    const box = t.getBoundingClientRect();
+    return {text: t.textContent, px: parseFloat(t.getAttribute('font-size')) * svg.getScreenCTM().a,
+            left: box.left, right: box.right, figure: svg.closest('figure') ? svg.closest('figure').id : ''};
+  }))"""
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_gate_table_and_charts_are_readable_without_scrolling(visit, published, screenshots, viewport):
+    seen = visit(Path(published.reports["hostile"].location).as_uri(), viewport)
+    page = seen.page
+    width = VIEWPORTS[viewport]["width"]
+    page.screenshot(path=str(screenshots / f"hostile-gate-and-charts-{viewport}.png"), full_page=True)
+    cells = page.locator("table.gate tbody td")
+    assert cells.count() == 6 * page.locator("table.gate tbody tr").count() > 0
+    for box in (cells.nth(i).bounding_box() for i in range(cells.count())):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"a gate cell is off-screen: {box}"
+    # the limit, measured value and result of each threshold are on screen and say what they are
+    first = page.locator("table.gate tbody tr").first
+    assert first.locator('td[data-label="Measured"]').inner_text().strip().endswith("%")
+    assert first.locator('td[data-label="Result"]').is_visible()
+    texts = page.evaluate(_CHART_TEXT)
+    figures = {t["figure"] for t in texts}
+    assert {"figure-noise", "figure-classes", "figure-scores", "figure-trend"} <= figures
+    small = [t for t in texts if t["px"] < 10]
+    assert small == [], f"chart text under 10 px at {width} px: {small[:5]}"
+    outside = [t for t in texts if t["left"] < 0 or t["right"] > width]
+    assert outside == [], f"chart text off-screen: {outside[:5]}"
+    seen.assert_clean()
+
+
+def test_flagged_rows_read_alike_on_every_page_and_after_sorting(visit, tmp_path):
+    store = AuditStore(tmp_path / "audit.duckdb")
+    run = build_measurements_run(store)
+    report = publish_run(store, run.run_id, destination=tmp_path / "reports")
+    seen = visit(Path(report.location).as_uri(), "phone")
+    page = seen.page
+    columns = page.locator("#flagged-table thead th").all_inner_texts()
+    bill = columns.index("bill_length_mm") + 1
+    mass = columns.index("body_mass_g") + 1
+
+    def shown(column: int) -> set[str]:
+        return set(page.locator(f"#flagged-table tbody td:nth-child({column})").all_inner_texts())
+
+    assert shown(bill) == {"38.8", "42.0"}  # drawn by the script from the embedded rows
+    assert all(v.isdigit() for v in shown(mass))
+    page.locator("#flagged-table thead th").nth(bill - 1).locator("button").click()
+    assert shown(bill) == {"38.8", "42.0"}
     seen.assert_clean()

@@ -79,3 +79,42 @@ def test_trend_rings_the_current_run_and_ticks_are_round():
 @pytest.mark.parametrize(("value", "expected"), [(0.13, 0.2), (0.2, 0.2), (0.031, 0.05), (7.0, 10.0), (0.0, 1.0)])
 def test_nice_ceiling(value, expected):
     assert charts._nice_ceiling(value) == pytest.approx(expected)
+
+
+def _pictures() -> dict[str, charts.Chart]:
+    labels = [f"class-with-a-long-name-{i}" for i in range(12)]
+    cells = [NoiseCell(g, t, 0.0, 0.05 if g == t else 0.002, 0.0) for g in labels for t in labels]
+    classes = [ClassView(label, 100, 5, 0.05 + i / 100, 0.05, 0.9) for i, label in enumerate(labels)]
+    gate = [GateView("GATE-ERR", "max_label_error_rate", "overall", "max", 0.15, 0.1, True, 0.05)]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    points = [TrendPoint(f"r{i}", start + timedelta(days=i), 0.04 + i / 100, "accepted") for i in range(8)]
+    bins = [HistogramBin(i / 20, (i + 1) / 20, 10 if i < 6 else 0, 10_000 * i) for i in range(20)]
+    return {
+        "noise": charts.noise_heatmap(cells, labels, rows=100_000),
+        "classes": charts.class_error_bars(classes, gate),
+        "scores": charts.score_histogram(bins, 0.52),
+        "trend": charts.trend_chart(points, 0.15),
+    }
+
+
+@pytest.mark.parametrize("name", ["noise", "classes", "scores", "trend"])
+def test_every_picture_has_a_phone_drawing_that_needs_no_shrinking(name):
+    wide = _pictures()[name]
+    compact = wide.compact
+    assert compact is not None and compact.compact is None
+    assert compact.width <= charts.COMPACT_WIDTH < wide.width
+    for chart in (wide, compact):
+        texts = [s for s in chart.shapes if isinstance(s, charts.Text)]
+        assert min(t.size for t in texts) >= charts.MIN_FONT
+        for t in texts:  # horizontal text stays inside the picture (rotated labels have their own margin)
+            if t.rotate is None:
+                width = charts.text_width(t.text, t.size)
+                lo = {"start": t.x, "middle": t.x - width / 2, "end": t.x - width}[t.anchor]
+                assert lo >= 0 and lo + width <= chart.width + 1, (name, t.text)
+
+
+def test_the_phone_heatmap_draws_the_busiest_ten_classes():
+    compact = _pictures()["noise"].compact
+    rects = [s for s in compact.shapes if isinstance(s, charts.Rect)]
+    assert len(rects) == charts.MAX_COMPACT_HEATMAP_CLASSES**2
+    assert "Only the 10 of 12 classes" in compact.desc

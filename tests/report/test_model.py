@@ -8,8 +8,10 @@ import pytest
 
 from labelaudit.errors import RunNotFoundError
 from labelaudit.report import load_index, load_run
-from labelaudit.report.model import FIXED_COLUMNS
+from labelaudit.report.model import FIXED_COLUMNS, ColumnFormat, column_format
+from labelaudit.store import AuditStore
 from tests.report.builders import HOSTILE_COLUMN, HOSTILE_LABEL, LONG_TEXT
+from tests.report.measurements import build_measurements_run
 
 
 def test_headline_numbers_match_run_metrics(audit):
@@ -128,3 +130,43 @@ def test_index_lists_every_run_newest_first(audit):
     assert [r.outcome for r in reviews.runs] == ["accepted", "failed", "rejected", "accepted"]
     assert len(reviews.trend) == 3
     assert reviews.runs[1].estimated_error_rate is None and reviews.runs[1].rows == 500
+
+
+# -- the flagged-rows table is formatted by column, not by value ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "digits"),
+    [
+        ([38.8, 42.0, None], "float", 1),  # not 38.8000 beside 42
+        ([3750.0, 4200.0], "float", 0),  # whole numbers stored as floats (a column with gaps, as pandas reads it)
+        ([1, 5, None], "int", 0),
+        ([0.123456789, 0.5], "float", 4),  # at most four decimals
+        ([1, 2.25], "float", 2),
+        (["a", 1.5], "text", 0),  # mixed: text
+        ([True, False], "text", 0),
+        ([None, None], "text", 0),
+    ],
+)
+def test_column_format_follows_the_whole_column(values, kind, digits):
+    assert column_format(values) == ColumnFormat(kind, digits)
+
+
+def test_column_format_shows_every_value_of_a_column_alike():
+    assert [ColumnFormat("float", 1).show(v) for v in (38.8, 42.0, 42)] == ["38.8", "42.0", "42.0"]
+    assert [ColumnFormat("int").show(v) for v in (42, 7)] == ["42", "7"]
+    assert ColumnFormat("float", 4).show(0.03125) == "0.0313"  # half away from zero, as the page's toFixed
+    assert ColumnFormat("float", 2).show(None) is None and ColumnFormat("text").show(38.8) == 38.8
+
+
+def test_flagged_table_formats_measurements_by_column(tmp_path):
+    store = AuditStore(tmp_path / "audit.duckdb")
+    run = build_measurements_run(store)
+    table = load_run(store, run.run_id).flagged
+    formats = dict(zip(table.columns, table.formats, strict=True))
+    assert formats["bill_length_mm"] == ColumnFormat("float", 1)
+    assert formats["body_mass_g"] == ColumnFormat("float", 0)
+    assert formats["stars"] == ColumnFormat("int") and formats["text"] == ColumnFormat("text")
+    assert formats["rank"] == ColumnFormat("int") and formats["score"] == ColumnFormat("float", 4)
+    shown = {table.formats[c].show(row[c]) for row in table.rows for c in [table.columns.index("bill_length_mm")]}
+    assert shown == {"38.8", "42.0"}

@@ -122,7 +122,8 @@ def test_report_sections_and_numbers(hostile_html, audit):
     assert f"{view.metrics.estimated_error_rate * 100:.2f}%" in hostile_html
     for figure in ("noise", "classes", "scores", "trend"):
         assert f'id="figure-{figure}"' in hostile_html
-    assert hostile_html.count("<svg") == 4
+    assert hostile_html.count("<svg") == 8  # each picture drawn wide and compact (for phones)
+    assert hostile_html.count('class="chart chart-wide"') == hostile_html.count('class="chart chart-compact"') == 4
     assert "@media print" in hostile_html
 
 
@@ -166,3 +167,25 @@ def test_runs_with_nothing_stored_still_render(tmp_path, state):
         assert "Still running" in verdict
     assert "The schema was not validated in this run" in html
     assert 'id="flagged"' not in html and "<svg" not in html
+
+
+def test_flagged_rows_are_formatted_by_column_in_the_page(tmp_path):
+    from labelaudit.store import AuditStore
+    from tests.report.measurements import build_measurements_run
+
+    store = AuditStore(tmp_path / "audit.duckdb")
+    run = build_measurements_run(store)
+    html = render_run(load_run(store, run.run_id))
+    view = load_run(store, run.run_id)
+    start = html.index("<tbody>", html.index('id="flagged-table"'))
+    body = html[start : html.index("</tbody>", start)]
+    rows = [re.findall(r"<td[^>]*>\s*(.*?)\s*</td>", tr, re.S) for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    bill = view.flagged.columns.index("bill_length_mm")
+    mass = view.flagged.columns.index("body_mass_g")
+    assert rows and {r[bill] for r in rows} == {"38.8", "42.0"}  # not 38.8000 beside 42
+    assert all(re.fullmatch(r"\d+", r[mass]) for r in rows)  # whole grams, no decimals
+    assert all(re.fullmatch(r"\d\.\d{4}", r[4]) for r in rows)  # scores: four decimals
+    data = json.loads(_scan(html).scripts[0][1])
+    kinds = dict(zip(data["columns"], data["formats"], strict=True))
+    assert kinds["bill_length_mm"] == {"kind": "float", "digits": 1}
+    assert kinds["stars"] == {"kind": "int", "digits": 0} and kinds["score"] == {"kind": "float", "digits": 4}

@@ -82,7 +82,7 @@ def test_tags_report_shows_missing_and_extra_tags(visit, seq_project, tags_run):
     page = seen.page
     section = page.locator("#sequences")
     assert section.locator("h2").inner_text().startswith("Tags")
-    assert section.locator("figure svg").count() == 1  # the per-tag issue-rate bars
+    assert section.locator("figure svg.chart-wide").count() == 1  # the per-tag issue-rate bars (and a phone drawing)
     assert section.locator("table.tag-summary tbody tr").count() == 6
     flagged = int(tags_run.summary["flagged_rows"])
     rows = section.locator("table.tag-issues tbody tr")

@@ -9,16 +9,15 @@
   var columns = data.columns;
   var rows = data.rows;
   var preview = data.preview || 120;
-  var numeric = columns.map(function (_, c) {
-    var seen = false;
-    for (var i = 0; i < rows.length; i++) {
-      var v = rows[i][c];
-      if (v === null || v === undefined) { continue; }
-      if (typeof v !== "number") { return false; }
-      seen = true;
-    }
-    return seen;
-  });
+  // One format per column, decided from the whole column by the report (model.ColumnFormat): whole numbers
+  // as integers, floats with the column's number of decimals, text as is.
+  var formats = data.formats || columns.map(function () { return { kind: "text", digits: 0 }; });
+  var numeric = formats.map(function (f) { return f.kind !== "text"; });
+  function show(v, c) {
+    var f = formats[c];
+    if (typeof v !== "number" || f.kind === "text") { return String(v); }
+    return f.kind === "int" && Number.isInteger(v) ? String(v) : v.toFixed(f.digits);
+  }
   var text = function (v) { return v === null || v === undefined ? "" : String(v); };
   // One lower-cased string per row, built once, so filtering 10k rows is a plain substring scan.
   var haystack = rows.map(function (r) { return r.map(text).join("\u0001").toLowerCase(); });
@@ -70,10 +69,8 @@
       details.appendChild(summary);
       details.appendChild(full);
       td.appendChild(details);
-    } else if (typeof v === "number" && !Number.isInteger(v)) {
-      td.textContent = v.toFixed(4);
     } else {
-      td.textContent = String(v);
+      td.textContent = show(v, c);
     }
     if (numeric[c]) { td.className = "num"; }
     return td;
