@@ -33,5 +33,6 @@ def create_artifacts(store: AuditStore, run_id: str, report_url: str | None) -> 
 
 def verdict_state(run_id: str, verdict: GateResult, published: Any) -> State:
     """Completed when the batch is accepted, Failed naming the breached thresholds when it is not."""
-    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location}"
+    # Prefect logs the final state as Completed('<message>'): a link last in it would end in "')" in the UI.
+    message = f"run {run_id}: {verdict.message()}; report {published.url or published.location} (open in a browser)"
     return Completed(message=message) if verdict.passed else Failed(message=message)
