@@ -1,7 +1,7 @@
 """Time from pressing Run to Completed for the sample audit through a served deployment.
 
 Starts ``prefect server start`` on a free loopback port (own PREFECT_HOME) and ``labelaudit serve`` on a scratch
-copy of the project, then triggers ``audit/penguins`` ``--repeat`` times, one after another, through the API the
+copy of the project, then triggers ``audit/penguins-audit`` ``--repeat`` times, one after another, through the API the
 UI's Run button calls (``POST /api/deployments/{id}/create_flow_run``), and prints each time from the POST to the
 Completed state, and the median. Both servers are stopped at the end.
 
@@ -80,8 +80,8 @@ def main() -> None:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         )  # fmt: skip
         client = httpx.Client(base_url=api, timeout=30)
-        _wait(lambda: client.get("/deployments/name/audit/penguins").status_code == 200, 120)
-        dep = client.get("/deployments/name/audit/penguins").json()["id"]
+        _wait(lambda: client.get("/deployments/name/audit/penguins-audit").status_code == 200, 120)
+        dep = client.get("/deployments/name/audit/penguins-audit").json()["id"]
         times = []
         for _ in range(args.repeat + 1):  # the first run warms the page cache and is not counted
             started = time.perf_counter()

@@ -1,14 +1,15 @@
 """Prefect deployments built from the project config, and serving them.
 
-Per dataset in ``labelaudit.toml``:
+Per dataset in ``labelaudit.toml``, named so the UI's deployment list tells them apart (both flows' deployments
+were once just ``<dataset>``):
 
-- ``audit/<dataset>``: press Run in the UI to audit one batch; the form is the audit flow's typed parameters
+- ``audit/<dataset>-audit``: press Run in the UI to audit one batch; the form is the audit flow's typed parameters
   with their descriptions, defaulted from the config (source when it is one file or a query, folds, model,
   thresholds, task runner, the project's database/reports/expectations);
-- ``audit-new-batches/<dataset>`` (file and glob sources): the recurring audit, carrying the dataset's
+- ``audit-new-batches/<dataset>-new-batches`` (file and glob sources): the recurring audit, carrying the dataset's
   schedule (cron + time zone, active or paused), which audits each file no earlier run audited.
 
-A SQL source has no files to tell apart, so its schedule goes on ``audit/<dataset>``: each scheduled run
+A SQL source has no files to tell apart, so its schedule goes on ``audit/<dataset>-audit``: each scheduled run
 audits the query's current result.
 
 ``labelaudit serve`` calls :func:`serve_project`; ``prefect.yaml`` is the worker-based alternative.
@@ -27,6 +28,11 @@ from flows.recurring import audit_new_batches
 from labelaudit.project_config import DatasetConfig, ProjectConfig, load_project_config
 
 TAGS = ["labelaudit"]
+
+
+def deployment_names(dataset: DatasetConfig) -> tuple[str, str]:
+    """The dataset's audit and new-batches deployment names, e.g. ``penguins-audit``, ``penguins-new-batches``."""
+    return f"{dataset.name}-audit", f"{dataset.name}-new-batches"
 
 
 def schedule_of(dataset: DatasetConfig) -> list[Schedule]:
@@ -59,10 +65,11 @@ def build_deployments(config: ProjectConfig) -> list[RunnerDeployment]:
     deployments = []
     for dataset in config.datasets:
         tags = [*TAGS, f"dataset:{dataset.name}"]
+        audit_name, new_batches_name = deployment_names(dataset)
         scheduled_here = dataset.is_sql
         deployments.append(
             audit.to_deployment(
-                name=dataset.name,
+                name=audit_name,
                 description=dataset.description or f"Audit one batch of {dataset.definition_name}.",
                 parameters=parameters_of(config, dataset, recurring=False),
                 schedules=schedule_of(dataset) if scheduled_here else None,
@@ -73,7 +80,7 @@ def build_deployments(config: ProjectConfig) -> list[RunnerDeployment]:
         if not dataset.is_sql:
             deployments.append(
                 audit_new_batches.to_deployment(
-                    name=dataset.name,
+                    name=new_batches_name,
                     description=f"Audit each new batch of {dataset.definition_name} in {dataset.source}.",
                     parameters=parameters_of(config, dataset, recurring=True),
                     schedules=schedule_of(dataset),

@@ -11,7 +11,7 @@ Example::
     report_base_url = "http://127.0.0.1:8765"
 
     [[datasets]]
-    name = "penguins"                        # the deployment name; the definition defaults to it
+    name = "penguins"                        # deployments penguins-audit, penguins-new-batches; the definition too
     source = "data/penguins/incoming/*.csv"  # a path, a glob, or duckdb:///db.duckdb?query=SELECT ...
     # duckdb:///db.duckdb is relative to this file's folder, duckdb:////abs/db.duckdb absolute
     schedule = { cron = "0 6 * * *", timezone = "Europe/Paris", active = true }

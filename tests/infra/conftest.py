@@ -174,7 +174,7 @@ def served(prefect_server: PrefectServer) -> Iterator[ServedProject]:
     def registered() -> bool:
         with get_client(sync_client=True) as client:
             names = {d.name for d in client.read_deployments()}
-        return {"penguins", "deliveries"} <= names and b"being served" in log.read_bytes()
+        return {"penguins-audit", "deliveries-new-batches"} <= names and b"being served" in log.read_bytes()
 
     try:
         _wait_for(registered, 90, "labelaudit serve", process, log)

@@ -25,8 +25,9 @@ def test_the_sample_config_builds_both_deployments_with_a_paused_daily_schedule(
     config = load_project_config(REPO / "labelaudit.toml")
     audit, recurring = build_deployments(config)
 
-    assert (audit.flow_name, audit.name) == ("audit", "penguins")
-    assert (recurring.flow_name, recurring.name) == ("audit-new-batches", "penguins")
+    # the UI's deployment list shows names: the two flows' deployments must not both read "penguins"
+    assert (audit.flow_name, audit.name) == ("audit", "penguins-audit")
+    assert (recurring.flow_name, recurring.name) == ("audit-new-batches", "penguins-new-batches")
     assert audit.parameters["source"] == str(REPO / "data" / "penguins" / "penguins_batch.csv")
     assert audit.parameters["expectations"] == str(REPO / "expectations")
     (schedule,) = recurring.schedules
@@ -55,7 +56,11 @@ def test_relative_paths_resolve_against_the_config_file_and_sql_sources_keep_the
     assert parameters_of(config, a, recurring=True)["task_runner"]["address"] == "tcp://10.0.0.5:8786"
     # a SQL source: one deployment, scheduled itself
     names = [(d.flow_name, d.name, bool(d.schedules)) for d in build_deployments(config)]
-    assert names == [("audit", "a", False), ("audit-new-batches", "a", False), ("audit", "b", True)]
+    assert names == [
+        ("audit", "a-audit", False),
+        ("audit-new-batches", "a-new-batches", False),
+        ("audit", "b-audit", True),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,9 @@ def _labelaudit_run_id(served: ServedProject, flow_run_id: str) -> str:
 
 def test_deployments_have_typed_parameters_and_schedules(served: ServedProject) -> None:
     with api(served.server.api_url) as client:
-        audit = deployment(client, "audit", "penguins")
-        recurring = deployment(client, "audit-new-batches", "penguins")
-        deliveries = deployment(client, "audit-new-batches", "deliveries")
+        audit = deployment(client, "audit", "penguins-audit")
+        recurring = deployment(client, "audit-new-batches", "penguins-new-batches")
+        deliveries = deployment(client, "audit-new-batches", "deliveries-new-batches")
 
     schema = audit["parameter_openapi_schema"]["properties"]
     assert schema["folds"]["description"].startswith("Cross-validation folds")
@@ -63,7 +63,7 @@ def test_deployments_have_typed_parameters_and_schedules(served: ServedProject) 
 def test_run_from_the_ui_api_completes_with_artifacts_and_report(served: ServedProject) -> None:
     with api(served.server.api_url) as client:
         started = time.perf_counter()
-        run_id = trigger(client, "audit", "penguins")
+        run_id = trigger(client, "audit", "penguins-audit")
         run = wait_final(client, run_id)
         elapsed = time.perf_counter() - started
         found = artifacts(client, run_id)
@@ -94,8 +94,8 @@ def test_two_simultaneous_triggers_both_finish_and_a_bad_batch_fails_naming_thre
     data = served.project.data / "penguins"
     before = stored_counts(served.project.database) if served.project.database.exists() else None
     with api(served.server.api_url) as client:
-        good = trigger(client, "audit", "penguins", {"source": str(data / "penguins_batch.csv")})
-        bad = trigger(client, "audit", "penguins", {"source": str(data / "penguins_noisy.csv")})
+        good = trigger(client, "audit", "penguins-audit", {"source": str(data / "penguins_batch.csv")})
+        bad = trigger(client, "audit", "penguins-audit", {"source": str(data / "penguins_noisy.csv")})
         with ThreadPoolExecutor(2) as pool:
             good_run, bad_run = pool.map(lambda r: wait_final(client, r, timeout=180), [good, bad])
 
@@ -121,12 +121,12 @@ def test_recurring_audit_runs_once_per_new_batch_then_is_a_no_op(served: ServedP
     incoming = served.project.root / "incoming"
     shutil.copy(data / "penguins_batch.csv", incoming / "2026-11-01.csv")
     with api(served.server.api_url) as client:
-        first = wait_final(client, trigger(client, "audit-new-batches", "deliveries"), timeout=180)
+        first = wait_final(client, trigger(client, "audit-new-batches", "deliveries-new-batches"), timeout=180)
         first_children = child_runs(client, first["id"])
         shutil.copy(data / "penguins_noisy.csv", incoming / "2026-11-02.csv")
-        second = wait_final(client, trigger(client, "audit-new-batches", "deliveries"), timeout=180)
+        second = wait_final(client, trigger(client, "audit-new-batches", "deliveries-new-batches"), timeout=180)
         second_children = child_runs(client, second["id"])
-        third = wait_final(client, trigger(client, "audit-new-batches", "deliveries"))
+        third = wait_final(client, trigger(client, "audit-new-batches", "deliveries-new-batches"))
         third_children = child_runs(client, third["id"])
         third_logs = logs_until(client, third["id"], "no new batch")
 
@@ -151,7 +151,7 @@ def test_recurring_audit_runs_once_per_new_batch_then_is_a_no_op(served: ServedP
 def test_a_batch_failing_its_schema_fails_without_retry_and_still_gets_artifacts(served: ServedProject) -> None:
     wrong_file = served.project.data / "penguins" / "penguins_batch.injected.csv"  # not a batch: other columns
     with api(served.server.api_url) as client:
-        run_id = trigger(client, "audit", "penguins", {"source": str(wrong_file)})
+        run_id = trigger(client, "audit", "penguins-audit", {"source": str(wrong_file)})
         run = wait_final(client, run_id)
         found = artifacts(client, run_id)
         validate = [t for t in task_runs(client, run_id) if t["name"].startswith("validate-schema")]

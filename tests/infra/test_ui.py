@@ -37,7 +37,7 @@ def test_quick_run_from_the_deployment_page(served: ServedProject) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     ui = served.server.url
     with api(served.server.api_url) as client:
-        dep_id = deployment(client, "audit", "penguins")["id"]
+        dep_id = deployment(client, "audit", "penguins-audit")["id"]
         before = _runs_of(client, dep_id)
         with sync_playwright() as p:
             browser = p.chromium.launch(
