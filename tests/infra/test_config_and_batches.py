@@ -130,3 +130,13 @@ def test_discovery_on_an_empty_folder_or_a_new_database_finds_nothing_or_everyth
     _write(tmp_path / "a.csv", "x\n1\n")
     assert [b.path.name for b in find_new_batches(store, "d", str(tmp_path / "*.csv"))] == ["a.csv"]
     assert not store.path.exists()  # discovery does not create the database
+
+
+def test_prefect_yaml_declares_the_same_deployment_names_as_the_config() -> None:
+    import yaml
+
+    declared = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    flows = {"flows/audit.py:audit": "audit", "flows/recurring.py:audit_new_batches": "audit-new-batches"}
+    built = build_deployments(load_project_config(REPO / "labelaudit.toml"))
+    assert sorted((flows[d["entrypoint"]], d["name"]) for d in declared) == sorted((d.flow_name, d.name) for d in built)
+    assert len({d["name"] for d in declared}) == len(declared)  # one name per deployment, as the UI lists them
