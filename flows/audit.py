@@ -17,10 +17,11 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from flows.outcome import create_artifacts, publish_failure_report, verdict_state
+from flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
 from flows.runners import task_submitter
-from labelaudit.definition import DatasetBundle, QualityThresholds, load_dataset
 from labelaudit.errors import LabelAuditError
+from labelaudit.ingest import ReadOptions
+from labelaudit.preflight import load_bundle
 from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.stages_sequences import SequenceFitInputs
@@ -32,30 +33,6 @@ from tasks.publish import publish_report
 from tasks.runs import finish_run, start_run
 from tasks.score import quality_gate, score
 from tasks.sequences import fit_sequence_fold, score_sequences
-
-
-def load_bundle(
-    settings: Settings,
-    dataset: str,
-    *,
-    folds: int | None = None,
-    model: str | None = None,
-    thresholds: dict[str, Any] | None = None,
-) -> DatasetBundle:
-    """The dataset definition with this run's overrides applied (validated like the files themselves)."""
-    bundle = load_dataset(settings.expectations_dir, dataset)
-    changes: dict[str, Any] = {}
-    if folds is not None:
-        changes["folds"] = folds
-    if model is not None:
-        changes["model"] = {"classifier": model, "params": {}}
-    if changes:
-        merged = bundle.definition.model_dump() | changes
-        bundle = bundle.model_copy(update={"definition": type(bundle.definition).model_validate(merged)})
-    if thresholds:
-        quality = QualityThresholds.model_validate(bundle.quality.model_dump() | thresholds)
-        bundle = bundle.model_copy(update={"quality": quality})
-    return bundle
 
 
 @flow(name="audit", flow_run_name="audit-{dataset}", log_prints=False)
@@ -73,6 +50,8 @@ def audit(
     data_docs: bool = True,
     task_runner: TaskRunnerConfig | None = None,
     annotations: str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> State:
     """Audit one labelled batch and fail when it breaches its dataset's quality thresholds.
 
@@ -94,6 +73,8 @@ def audit(
         annotations: Long-format annotations file (item id, annotator id, label[, timestamp]; column names in
             dataset.json's "annotations" block): the majority vote becomes the label fitted, then CROWDLAB
             consensus and labeler profiles are stored (stages "labels" and "labelers").
+        delimiter: Delimiter of a .csv/.txt source (e.g. ";"); default: detected from the file (.tsv: tab).
+        encoding: Text encoding of a .csv/.tsv source (e.g. "cp1252"); default UTF-8 (a BOM is accepted).
     """
     logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
@@ -111,13 +92,15 @@ def audit(
         "label_column": bundle.definition.label_column,
         "label_type": bundle.definition.label_type,
         "annotations": annotations,
+        "delimiter": delimiter,
+        "encoding": encoding,
     }
     run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
     staging = Path(tempfile.mkdtemp(prefix="labelaudit-"))
     docs_dir = staging / "gx" if data_docs else None
     try:
         # -- ingest and schema -------------------------------------------------------------------------------
-        batch = ingest(store, run_id, source, bundle)
+        batch = ingest(store, run_id, source, bundle, ReadOptions(delimiter=delimiter, encoding=encoding))
         validate_schema(store, run_id, batch, bundle, docs_dir)
         # -- the labels to fit: majority vote of the annotations, confirmed review corrections -----------------
         label_inputs = prepare_labels(store, run_id, batch, bundle, annotations)
@@ -164,6 +147,10 @@ def audit(
         logger.error("run %s failed: %s", run_id, exc)
         failed_report = publish_failure_report(store, run_id, settings, docs_dir)
         create_artifacts(store, run_id, failed_report.url if failed_report else None)
+        fail_unfinished(store, run_id, exc)
+        raise
+    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or an error no stage recorded
+        fail_unfinished(store, run_id, exc)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -7,13 +7,17 @@ code: 0 accepted, 1 rejected by the quality gate, 2 bad input or definition, 3 d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -56,11 +60,16 @@ def _settings(**overrides: Any) -> Any:
     return Settings().with_overrides(**overrides)
 
 
-def _fail(exc: BaseException) -> None:
+def _fail(exc: BaseException, log_path: Path | None = None) -> NoReturn:
+    """One line on stderr and the documented exit code; the traceback, if any, is in the log file it names."""
     from labelaudit.errors import LabelAuditError
 
     code = exc.exit_code if isinstance(exc, LabelAuditError) else 2
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    text = str(exc) if isinstance(exc, LabelAuditError | FileNotFoundError) else f"{type(exc).__name__}: {exc}"
+    if type(exc) is RuntimeError:
+        text = str(exc)
+    where = f" (details: {log_path})" if log_path is not None and log_path.exists() else ""
+    typer.secho(f"error: {text}{where}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
@@ -77,6 +86,31 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the terminal (it always goes to the log file)")
+]
+
+
+DelimiterOption = Annotated[
+    str | None,
+    typer.Option(help="Delimiter of a .csv file, e.g. ';' or tab (default: detected; .tsv: tab)"),
+]
+EncodingOption = Annotated[
+    str | None, typer.Option(help="Text encoding of a .csv/.tsv file, e.g. cp1252 or latin-1 (default: UTF-8)")
+]
+
+
+def _read_options(source: str, delimiter: str | None, encoding: str | None) -> Any:
+    """The reading options given, after saying on stderr which delimiter was detected when it is not a comma."""
+    from labelaudit.ingest import ReadOptions, preflight
+
+    options = ReadOptions(delimiter=delimiter, encoding=encoding)
+    how = preflight(source, options=options)  # cheap; raises InputDataError naming the file
+    if how.endswith("(detected)"):
+        typer.echo(f"reading {source} as {how}; pass --delimiter to choose another", err=True)
+    return options
 
 
 @app.command()
@@ -100,6 +134,9 @@ def audit(
         str | None,
         typer.Option(help="Long-format annotations (item id, annotator id, label): majority vote, CROWDLAB, labelers"),
     ] = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Audit one batch: validate, fit out-of-fold, score with confident learning, publish the report, gate.
 
@@ -107,34 +144,40 @@ def audit(
 
     Example: labelaudit audit data/penguins/penguins_batch.csv --dataset penguins
     """
-    from flows.warmup import start_prefect_api_in_background
-
-    api_ready = start_prefect_api_in_background()
-    from labelaudit.store.database import new_run_id
-
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
-    run_id = run_id or new_run_id()
-    import great_expectations  # noqa: F401  (used by the validation stage: imported while the API boots)
 
-    from flows.audit import audit as audit_flow
+    def preflight() -> None:
+        from labelaudit.preflight import check_audit_inputs
 
-    api_ready()
+        read_options = _read_options(source, delimiter, encoding)
+        check_audit_inputs(
+            settings, dataset, source, folds=folds, model=model, probabilities=probabilities, annotations=annotations,
+            read_options=read_options,
+        )  # fmt: skip
 
-    state = audit_flow(
-        dataset=dataset,
-        source=source,
-        folds=folds,
-        model=model,
-        probabilities=probabilities,
-        run_id=run_id,
-        database=str(settings.database),
-        reports=settings.reports_dir,
-        expectations=str(settings.expectations_dir),
-        data_docs=data_docs,
-        annotations=annotations,
-        return_state=True,
-    )
-    _report_outcome(state, settings, run_id, as_json)
+    def run(run_id: str) -> Any:
+        import great_expectations  # noqa: F401  (the validation stage's: imported while the API boots)
+
+        from flows.audit import audit as audit_flow
+
+        return lambda: audit_flow(
+            dataset=dataset,
+            source=source,
+            folds=folds,
+            model=model,
+            probabilities=probabilities,
+            run_id=run_id,
+            database=str(settings.database),
+            reports=settings.reports_dir,
+            expectations=str(settings.expectations_dir),
+            data_docs=data_docs,
+            annotations=annotations,
+            delimiter=delimiter,
+            encoding=encoding,
+            return_state=True,
+        )
+
+    _run_flow(settings, run_id, verbose, as_json, preflight, run)
 
 
 @app.command()
@@ -157,6 +200,7 @@ def score(
     db: DatabaseOption = None,
     reports: ReportsOption = None,
     expectations: ExpectationsOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Score probabilities from your own model out of core (any number of rows), publish the report, gate.
 
@@ -166,33 +210,134 @@ def score(
 
     Example: labelaudit score model_probs.parquet --dataset products --id-column sku
     """
-    from flows.warmup import start_prefect_api_in_background
-
-    api_ready = start_prefect_api_in_background()
-    from labelaudit.store.database import new_run_id
-
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
-    run_id = run_id or new_run_id()
-    from flows.score_probabilities import score_probabilities
 
-    api_ready()
+    def preflight() -> None:
+        from labelaudit.preflight import check_score_inputs
 
-    state = score_probabilities(
-        dataset=dataset,
-        source=probabilities,
-        id_column=id_column,
-        label_column=label_column,
-        run_id=run_id,
-        database=str(settings.database),
-        reports=settings.reports_dir,
-        expectations=str(settings.expectations_dir),
-        memory_budget=memory_budget,
-        return_state=True,
+        check_score_inputs(settings, dataset, probabilities)
+
+    def run(run_id: str) -> Any:
+        from flows.score_probabilities import score_probabilities
+
+        return lambda: score_probabilities(
+            dataset=dataset,
+            source=probabilities,
+            id_column=id_column,
+            label_column=label_column,
+            run_id=run_id,
+            database=str(settings.database),
+            reports=settings.reports_dir,
+            expectations=str(settings.expectations_dir),
+            memory_budget=memory_budget,
+            return_state=True,
+        )
+
+    _run_flow(settings, run_id, verbose, as_json, preflight, run)
+
+
+def _run_flow(
+    settings: Any,
+    run_id: str | None,
+    verbose: bool,
+    as_json: bool,
+    preflight: Callable[[], None],
+    prepare: Callable[[str], Callable[[], Any]],
+) -> None:
+    """Start the Prefect API, check the inputs while it boots, run the flow, report, and stop what was started.
+
+    The order is what makes errors fast and nothing leak: the API (a temporary server, unless one is configured)
+    is spawned first so it boots on the other core; the cheap input checks run at once, and a bad input stops
+    the server and exits 2 within about a second; only then are the flow and its heavy dependencies imported,
+    overlapping the server's start. Every exit path, SIGTERM and Ctrl-C included, goes through ``finally``.
+    """
+    from flows.command_logging import command_logging
+    from flows.prefect_api import PrefectApi, PrefectServerError
+    from labelaudit.errors import LabelAuditError
+    from labelaudit.run_ids import check_run_id, new_run_id
+
+    try:
+        run_id = check_run_id(run_id) if run_id else new_run_id()
+    except LabelAuditError as exc:
+        _fail(exc)
+    log_path = settings.log_dir / f"{run_id}.log"
+    clock = _Phases()
+    with _stop_on_signals(), clock.phase("shutdown", at_exit=True), PrefectApi(log_path, on_slow=_say_slow) as api:
+        with clock.phase("checks"):
+            try:
+                preflight()
+            except LabelAuditError as exc:
+                _fail(exc)
+        with clock.phase("imports"):
+            call = prepare(run_id)
+        with clock.phase("api_wait"):
+            try:
+                api.ready()
+            except PrefectServerError as exc:
+                _fail(exc, log_path)
+        with clock.phase("flow"), command_logging(log_path, verbose=verbose):
+            state = call()
+    clock.write(log_path, api.kind)
+    _report_outcome(state, settings, run_id, as_json, log_path)
+
+
+class _Phases:
+    """Wall time of each phase of a command, appended to its log (``benchmarks/bench_first_report.py`` reads it)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def phase(self, name: str, *, at_exit: bool = False) -> Iterator[None]:
+        """Time the block; ``at_exit``: time only what runs after every other phase (stopping the server)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            ended = time.perf_counter()
+            if at_exit:
+                started = self.started + sum(self.seconds.values())
+            self.seconds[name] = ended - started
+
+    def write(self, log_path: Path, api_kind: str) -> None:
+        timings = {name: round(value, 3) for name, value in self.seconds.items()}
+        with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as log:
+            log.write(f"labelaudit phases: {json.dumps({'api': api_kind, **timings})}\n")
+
+
+def _say_slow(seconds: float) -> None:
+    typer.secho(
+        f"waiting for the temporary Prefect API server ({seconds:.0f} s so far; the machine is busy). "
+        "`labelaudit server start` keeps one running between audits.",
+        fg=typer.colors.YELLOW,
+        err=True,
     )
-    _report_outcome(state, settings, run_id, as_json)
 
 
-def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool) -> None:
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so that cleanup runs as it does for Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        name = str(exc) or "SIGINT"
+        typer.secho(f"interrupted ({name}): the run is marked failed", err=True)
+        raise typer.Exit(128 + signal.Signals[name].value) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool, log_path: Path | None = None) -> None:
     from labelaudit.errors import LabelAuditError, RunNotFoundError
     from labelaudit.store import AuditStore
     from labelaudit.summary import run_summary
@@ -204,23 +349,20 @@ def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool) -> No
         summary = run_summary(AuditStore(settings.database, lock_timeout=settings.lock_timeout), run_id)
     except RunNotFoundError:
         summary = None  # the run never started (e.g. an unknown dataset)
+    except LabelAuditError as exc:
+        _fail(error or exc, log_path)
     if as_json and summary is not None:
         typer.echo(json.dumps(_plain(summary), indent=2))
     elif summary is not None:
         _print_summary(summary)
     if error is not None:
-        if isinstance(error, LabelAuditError):
-            _fail(error)
-        typer.secho(f"error: {type(error).__name__}: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+        _fail(error, log_path)
     if summary is not None and summary["status"] == "failed":
         # Failed on an error Prefect did not hand back as an exception: the stored run still says what it was.
-        typer.secho(f"error: {summary['message'] or state.message}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+        _fail(RuntimeError(summary["message"] or state.message), log_path)
     if summary is None or summary["verdict"] != "accepted":
         if summary is None and state.is_failed():
-            typer.secho(f"error: {state.message}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(2)
+            _fail(RuntimeError(state.message), log_path)
         raise typer.Exit(1)
 
 
@@ -255,6 +397,8 @@ def init(
     id_column: Annotated[str | None, typer.Option("--id", help="Id column (default: a column named id)")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing definition")] = False,
     expectations: ExpectationsOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Write a starting definition (dataset.json, suite.json, quality.json) inferred from a file, to edit.
 
@@ -265,9 +409,11 @@ def init(
 
     settings = _settings(expectations_dir=expectations)
     try:
+        options = _read_options(source, delimiter, encoding)
         folder = write_definition(
-            source, dataset, settings.expectations_dir, label_column=label, id_column=id_column, overwrite=force
-        )
+            source, dataset, settings.expectations_dir, label_column=label, id_column=id_column, overwrite=force,
+            options=options,
+        )  # fmt: skip
     except LabelAuditError as exc:
         _fail(exc)
     typer.echo(f"wrote {folder}/dataset.json, suite.json and quality.json: review them, then run")
@@ -373,18 +519,25 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
 
 @reports_app.command("serve")
 def reports_serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default)")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Loopback address to listen on (others are refused)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8765,
     reports: ReportsOption = None,
 ) -> None:
     """Serve the local reports folder over HTTP, for the links in Prefect artifacts.
 
+    Only loopback addresses are served (the reports hold the audited data): `--host 0.0.0.0` exits 2 with a
+    one-line error. To share reports, publish them to a web server (`base_url` in labelaudit.toml).
+
     Example: labelaudit reports serve --port 8765
     """
+    from labelaudit.errors import LabelAuditError
     from labelaudit.report import serve_reports
 
     settings = _settings(reports_dir=reports)
-    server = serve_reports(Path(settings.reports_dir), host=host, port=port)
+    try:
+        server = serve_reports(Path(settings.reports_dir), host=host, port=port)
+    except (LabelAuditError, ValueError, OSError) as exc:  # a non-loopback host, no folder, a taken port
+        _fail(exc)
     typer.echo(f"serving {settings.reports_dir} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()
@@ -418,17 +571,83 @@ def serve(
         project = load_project_config(config)
     except LabelAuditError as exc:
         _fail(exc)
-    if not os.environ.get("PREFECT_API_URL"):
-        typer.secho(
-            "warning: PREFECT_API_URL is not set: the deployments go to a temporary server that stops with this "
-            "command. Run `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-    _publish_reports_for_links(project, reports_port)
-    from flows.deployments import serve_project
+    from flows.prefect_api import PrefectApi, PrefectServerError
 
-    serve_project(config, limit=limit, poll_seconds=poll_seconds)
+    with PrefectApi(on_slow=_say_slow) as api:
+        if api.kind == "temporary":
+            typer.secho(
+                "warning: no Prefect server is configured: the deployments go to a temporary server that stops "
+                "with this command. Run `labelaudit server start` (or set PREFECT_API_URL) to keep them.",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+        _publish_reports_for_links(project, reports_port)
+        from flows.deployments import serve_project
+
+        try:
+            api.ready()
+        except PrefectServerError as exc:
+            _fail(exc)
+        serve_project(config, limit=limit, poll_seconds=poll_seconds)
+
+
+server_app = typer.Typer(
+    help="A long-lived local Prefect server (API and UI) that audits use instead of a temporary one.",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("start")
+def server_start(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 4200) -> None:
+    """Start Prefect's server in the background; later commands without PREFECT_API_URL use it.
+
+    Its UI lists every audit run from the command line; it runs until `labelaudit server stop`.
+
+    Example: labelaudit server start --port 4200
+    """
+    from flows.local_server import start_local_server
+    from flows.prefect_api import PrefectServerError
+
+    try:
+        api_url = start_local_server(port)
+    except PrefectServerError as exc:
+        _fail(exc)
+    typer.echo(f"Prefect server running: UI {api_url.removesuffix('/api')}, API {api_url}")
+    typer.echo("audits without PREFECT_API_URL now use it; stop it with: labelaudit server stop")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the server started by `labelaudit server start`.
+
+    Example: labelaudit server stop
+    """
+    from flows.local_server import stop_local_server
+
+    typer.echo("stopped the Prefect server" if stop_local_server() else "no labelaudit Prefect server was running")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say which Prefect API the next audit would use. Exit status 0 if a server answers, 1 if not.
+
+    Example: labelaudit server status
+    """
+    from flows.local_server import running_local_server
+    from flows.prefect_api import is_healthy
+
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        state = "answers" if is_healthy(configured) else "does not answer"
+        typer.echo(f"PREFECT_API_URL={configured} ({state})")
+        raise typer.Exit(0 if state == "answers" else 1)
+    local = running_local_server()
+    if local:
+        typer.echo(f"labelaudit server running at {local}")
+        return
+    typer.echo("no server: each audit starts a temporary Prefect API server and stops it when it ends")
+    raise typer.Exit(1)
 
 
 def _publish_reports_for_links(project: Any, port: int) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.states import Completed, Failed, State
 
+from labelaudit.errors import LabelAuditError
 from labelaudit.gate import GateResult
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore
@@ -22,6 +23,18 @@ def publish_failure_report(store: AuditStore, run_id: str, settings: Settings, d
     except Exception as exc:  # the original error is the one to surface
         get_run_logger().warning("could not publish the report of failed run %s: %s", run_id, exc)
         return None
+
+
+def fail_unfinished(store: AuditStore, run_id: str, exc: BaseException) -> None:
+    """Interrupted, or an error no stage recorded: the stored run must not stay ``running`` (best effort)."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        message = f"interrupted ({exc})" if str(exc) else "interrupted"
+    else:
+        message = str(exc) if isinstance(exc, LabelAuditError) else f"{type(exc).__name__}: {exc}"
+    try:
+        store.fail_run(run_id, message)
+    except Exception as error:  # e.g. the database is what failed: the next run's recovery will mark it
+        get_run_logger().warning("could not mark run %s failed: %s", run_id, error)
 
 
 def create_artifacts(store: AuditStore, run_id: str, report_url: str | None) -> None:

@@ -18,9 +18,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from flows.audit import load_bundle
-from flows.outcome import create_artifacts, publish_failure_report, verdict_state
+from flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
 from labelaudit.errors import LabelAuditError
+from labelaudit.preflight import load_bundle
 from labelaudit.settings import Settings, parse_bytes
 from labelaudit.stages_outofcore import duckdb_memory_limit
 from labelaudit.store import AuditStore
@@ -95,6 +95,10 @@ def score_probabilities(
         logger.error("run %s failed: %s", run_id, exc)
         failed_report = publish_failure_report(store, run_id, settings)
         create_artifacts(store, run_id, failed_report.url if failed_report else None)
+        fail_unfinished(store, run_id, exc)
+        raise
+    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or an error no stage recorded
+        fail_unfinished(store, run_id, exc)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -73,10 +73,17 @@ class FittingError(LabelAuditError):
 
 
 class DatabaseLockedError(LabelAuditError):
-    """Another process holds the DuckDB write lock beyond the bounded wait. Retrying later can succeed."""
+    """Another process holds the DuckDB write lock beyond the bounded wait.
+
+    Not retried by tasks: the store has already waited ``LABELAUDIT_LOCK_TIMEOUT`` with backoff, and retrying
+    the task would multiply the wait the user chose (3 retries turned a 5 s timeout into 82 s).
+    """
 
     exit_code = 3
-    retryable = True
+
+
+class DatabaseAccessError(LabelAuditError):
+    """The database file cannot be written by this process (permissions, a read-only file system)."""
 
 
 class RunNotFoundError(LabelAuditError, KeyError):

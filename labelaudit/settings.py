@@ -63,6 +63,11 @@ class Settings:
         default_factory=lambda: parse_bytes(os.environ.get("LABELAUDIT_MEMORY_BUDGET") or DEFAULT_MEMORY_BUDGET)
     )
 
+    @property
+    def log_dir(self) -> Path:
+        """Where each run's log file goes (``LABELAUDIT_LOGS``; default ``labelaudit-logs/`` beside the database)."""
+        return _env_path("LABELAUDIT_LOGS", str(self.database.parent / "labelaudit-logs"))
+
     def with_overrides(self, **values: object) -> Settings:
         """Return a copy with the non-``None`` values replaced (CLI options that were given)."""
         given = {k: v for k, v in values.items() if v is not None}

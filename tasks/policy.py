@@ -1,7 +1,8 @@
 """When a task is worth retrying.
 
-Retrying a bad file only repeats the same error and delays the message a person needs to read; retrying a
-locked database or a flaky filesystem often succeeds. So tasks retry only on errors marked retryable.
+Retrying a bad file only repeats the same error and delays the message a person needs to read; retrying after a
+flaky filesystem often succeeds. So tasks retry only on errors marked retryable. A locked database is not: the
+store already waits for the lock as long as the user allows (``LABELAUDIT_LOCK_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _exception_of(state: Any) -> BaseException | None:
 
 
 def is_retryable(exc: BaseException | None) -> bool:
-    """Infrastructure errors (I/O, a database held by another process) are retryable; data errors are not."""
+    """Infrastructure errors (I/O, network) are retryable; data errors and a locked database are not."""
     if isinstance(exc, LabelAuditError):
         return exc.retryable
     return isinstance(exc, OSError | TimeoutError | ConnectionError)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +23,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from labelaudit.errors import DatabaseLockedError, InputDataError, RunNotFoundError
+from labelaudit.errors import DatabaseAccessError, DatabaseLockedError, RunNotFoundError
+from labelaudit.run_ids import check_run_id, new_run_id
 from labelaudit.store.schema import MIGRATIONS, RUN_TABLES, STAGE_TABLES
 
 
@@ -34,12 +33,6 @@ def utcnow() -> datetime:
 
 
 #: Run ids become folder and URL segments of the published reports, so they are plain names.
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def new_run_id() -> str:
-    """A run id that sorts by start time and is safe in URLs and file names."""
-    return f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def code_version() -> str:
@@ -65,6 +58,19 @@ class StageWrite:
     rows: int | None = None
     message: str | None = None
     finished_at: datetime = field(default_factory=utcnow)
+
+
+#: A run that has not finished: still running, or given a verdict but not (yet) its report.
+_UNFINISHED = "status = 'running' OR (status IN ('completed', 'rejected') AND report_path IS NULL)"
+
+
+class _NotWritable(Exception):
+    """The file exists but this process may not write it."""
+
+
+def _is_permission_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "permission denied" in text or "read-only file system" in text
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -95,16 +101,37 @@ class AuditStore:
     # -- connections -------------------------------------------------------------------------------------
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the file (waiting for another process's lock), migrate it if needed, and close it after."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def connect(self, *, reading: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the file (waiting for another process's lock), migrate it if needed, and close it after.
+
+        ``reading``: the caller only reads, so a file this process may not write (a copy, a read-only mount, a
+        backup) is opened read-only instead of failing. Writers get a clear error for such a file. Read-only is
+        not the default for reads because DuckDB refuses a read-only and a read-write connection to one file in
+        the same process, which a flow running tasks in threads would hit.
+        """
+        try:
+            with self._open(read_only=False) as con:
+                self._migrate(con)
+                yield con
+        except _NotWritable as exc:
+            if not reading:
+                raise DatabaseAccessError(f"database {self.path} cannot be opened for writing: {exc}") from exc
+            with self._open(read_only=True) as con:
+                yield con
+
+    @contextmanager
+    def _open(self, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path), read_only=read_only)
                 break
             except duckdb.IOException as exc:
+                if not read_only and _is_permission_error(exc):
+                    raise _NotWritable(str(exc)) from exc
                 if not _is_lock_error(exc):
                     raise
                 if time.monotonic() >= deadline:
@@ -118,7 +145,6 @@ class AuditStore:
         try:
             if self.memory_limit:
                 con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            self._migrate(con)
             yield con
         finally:
             con.close()
@@ -167,12 +193,7 @@ class AuditStore:
         Given the id of an existing run, that run is re-run: its earlier output is removed in the same
         transaction, so the database never holds a mix of two attempts. Other runs are never touched.
         """
-        run_id = run_id or new_run_id()
-        if not RUN_ID.match(run_id) or ".." in run_id:
-            raise InputDataError(
-                f"invalid run id {run_id!r}: use 1-128 letters, digits, '_', '-' or '.', "
-                "starting with a letter or digit"
-            )
+        run_id = check_run_id(run_id) if run_id else new_run_id()
         with self.transaction() as con:
             for table in RUN_TABLES[:-1]:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
@@ -242,22 +263,38 @@ class AuditStore:
         """
         host = socket.gethostname()
         with self.transaction() as con:
-            rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]).fetchall()
+            rows = con.execute(
+                f"SELECT run_id, pid FROM runs WHERE ({_UNFINISHED}) AND host = ?", [host]
+            ).fetchall()
             dead = [run_id for run_id, pid in rows if pid is not None and not _pid_alive(pid)]
             for run_id in dead:
-                con.execute(
-                    "UPDATE runs SET status = 'failed', finished_at = ?, "
-                    "message = 'the process running it stopped before it finished (killed or crashed)' "
-                    "WHERE run_id = ?",
-                    [utcnow(), run_id],
-                )
+                self._mark_failed(con, run_id, "the process running it stopped before it finished (killed or crashed)")
         return dead
+
+    def fail_run(self, run_id: str, message: str) -> bool:
+        """Mark ``run_id`` failed if it is still unfinished (running, or without its report); return whether it was.
+
+        What a flow calls when it is interrupted or meets an error no stage recorded, so that a run never stays
+        ``running``, and a run never reads ``completed`` without the report that ``completed`` promises.
+        """
+        with self.transaction() as con:
+            unfinished = con.execute(f"SELECT 1 FROM runs WHERE run_id = ? AND ({_UNFINISHED})", [run_id]).fetchall()
+            if unfinished:
+                self._mark_failed(con, run_id, message)
+        return bool(unfinished)
+
+    @staticmethod
+    def _mark_failed(con: duckdb.DuckDBPyConnection, run_id: str, message: str) -> None:
+        con.execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?, message = ? WHERE run_id = ?",
+            [utcnow(), message, run_id],
+        )
 
     # -- reading -----------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """Run a read query and return a DataFrame."""
-        with self.connect() as con:
+        """Run a read query and return a DataFrame (read-only: works on a file this process may not write)."""
+        with self.connect(reading=True) as con:
             return con.execute(sql, params or []).df()
 
     def run(self, run_id: str) -> dict[str, Any]:
