@@ -140,6 +140,24 @@ def _heat(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """Where the heatmap's cells go: ``size`` units square, the first at (``left``, ``top``)."""
+
+    left: float
+    top: float
+    size: float
+    chars: int  # characters of a column label (row labels get 4 more on the wide drawing)
+
+
+def _grid(k: int, compact: bool) -> tuple[_Grid, float]:
+    """The heatmap's grid for ``k`` classes and the margin right of it (room for the last rotated label)."""
+    if compact:  # shorter labels, cells sized to fit COMPACT_WIDTH
+        left, right = 84.0, 52.0
+        return _Grid(left, 80.0, max(20.0, min(48.0, (COMPACT_WIDTH - left - right) / k)), 9), right
+    return _Grid(130.0, 96.0, max(22.0, min(64.0, 560.0 / k)), 12), 72.0
+
+
 @_with_compact
 def noise_heatmap(
     cells: Sequence[NoiseCell], labels: Sequence[str], *, rows: int, compact: bool = False
@@ -151,79 +169,67 @@ def noise_heatmap(
     """
     if not cells or not labels:
         return None
-    row_mass_of: dict[str, float] = {}
-    for c in cells:
-        row_mass_of[c.given_label] = row_mass_of.get(c.given_label, 0.0) + c.joint
     total = len(labels)
     shown = _busiest(cells, labels, MAX_COMPACT_HEATMAP_CLASSES if compact else MAX_HEATMAP_CLASSES)
     k = len(shown)
-    index = {label: i for i, label in enumerate(shown)}
-    row_mass = [row_mass_of.get(label, 0.0) for label in shown]
-    labels = shown
-    if compact:  # shorter labels, cells sized to fit COMPACT_WIDTH
-        left, top, right, chars = 84.0, 80.0, 52.0, 9
-        size = max(20.0, min(48.0, (COMPACT_WIDTH - left - right) / k))
-    else:
-        left, top, right, chars = 130.0, 96.0, 72.0, 12  # right: room for the last rotated column label
-        size = max(22.0, min(64.0, 560.0 / k))
-    width = left + size * k + right
-    height = top + size * k + 40
-    shapes: list[Shape] = [
-        Text(left + size * k / 2, 14, "likely true label →", "middle", MUTED, 12),
-        Text(14, top + size * k / 2, "given label →", "middle", MUTED, 12, rotate=-90),
-    ]
-    for i, label in enumerate(labels):
-        y = top + size * i + size / 2 + 4
-        shapes.append(Text(left - 6, y, _short(label, chars + 4 * (not compact)), "end", INK, MIN_FONT, title=label))
-        shapes.append(
-            Text(
-                left + size * i + size / 2,
-                top - 8,
-                _short(label, chars),
-                "start",
-                INK,
-                MIN_FONT,
-                title=label,
-                rotate=-45,
-            )
-        )
-    for c in cells:
-        if c.given_label not in index or c.true_label not in index:
-            continue
-        g, t = index[c.given_label], index[c.true_label]
-        share = c.joint / row_mass[g] if row_mass[g] > 0 else 0.0
-        diagonal = g == t
-        fill = "#e4e7eb" if diagonal else _heat(share)
-        tip = (
-            f"given {c.given_label!r}, likely true {c.true_label!r}: {_pct(share)} of the rows labelled "
-            f"{c.given_label!r}, about {c.joint * rows:,.0f} rows; P(given | true) = {c.noise:.3f}; "
-            f"confident count {c.confident_count:,.1f}"
-        )
-        x, y = left + size * t, top + size * g
-        shapes.append(Rect(x, y, size, size, fill, tip, stroke="#ffffff"))
-        if size >= 30:
-            dark = not diagonal and share > 0.35
-            shapes.append(
-                Text(
-                    x + size / 2,
-                    y + size / 2 + 4,
-                    _pct(share, 0 if share >= 0.1 or share == 0 else 1),
-                    "middle",
-                    "#ffffff" if dark else INK,
-                    MIN_FONT,
-                )
-            )
+    grid, right = _grid(k, compact)
+    shapes = _heatmap_labels(shown, grid, row_chars=grid.chars + (0 if compact else 4))
+    shapes += _heatmap_cells(cells, shown, grid, rows)
     note = ""
     if k < total:
         note = f" Only the {k} of {total} classes with the most estimated errors are drawn; all are in the table."
     return Chart(
-        width,
-        height,
+        grid.left + grid.size * k + right,
+        grid.top + grid.size * k + 40,
         "Estimated noise matrix",
         "For each given label (row), the estimated share of its rows whose true label is each column. "
         "The diagonal is the share labelled correctly; off-diagonal cells are the estimated label errors." + note,
         shapes,
     )
+
+
+def _heatmap_labels(labels: Sequence[str], grid: _Grid, row_chars: int) -> list[Shape]:
+    """The axis titles, a label left of each row and a rotated label above each column."""
+    left, top, size, k = grid.left, grid.top, grid.size, len(labels)
+    shapes: list[Shape] = [
+        Text(left + size * k / 2, 14, "likely true label →", "middle", MUTED, 12),
+        Text(14, top + size * k / 2, "given label →", "middle", MUTED, 12, rotate=-90),
+    ]
+    for i, label in enumerate(labels):
+        centre = size * i + size / 2
+        shapes.append(Text(left - 6, top + centre + 4, _short(label, row_chars), "end", INK, MIN_FONT, title=label))
+        column = _short(label, grid.chars)
+        shapes.append(Text(left + centre, top - 8, column, "start", INK, MIN_FONT, title=label, rotate=-45))
+    return shapes
+
+
+def _heatmap_cells(cells: Sequence[NoiseCell], labels: Sequence[str], grid: _Grid, rows: int) -> list[Shape]:
+    """One square per (given, true) pair of ``labels``, its share written in it when the square is big enough."""
+    index = {label: i for i, label in enumerate(labels)}
+    row_mass = dict.fromkeys(labels, 0.0)
+    for c in cells:
+        if c.given_label in row_mass:
+            row_mass[c.given_label] += c.joint
+    shapes: list[Shape] = []
+    for c in cells:
+        if c.given_label not in index or c.true_label not in index:
+            continue
+        g, t = index[c.given_label], index[c.true_label]
+        mass = row_mass[c.given_label]
+        share = c.joint / mass if mass > 0 else 0.0
+        diagonal = g == t
+        tip = (
+            f"given {c.given_label!r}, likely true {c.true_label!r}: {_pct(share)} of the rows labelled "
+            f"{c.given_label!r}, about {c.joint * rows:,.0f} rows; P(given | true) = {c.noise:.3f}; "
+            f"confident count {c.confident_count:,.1f}"
+        )
+        x, y, size = grid.left + grid.size * t, grid.top + grid.size * g, grid.size
+        shapes.append(Rect(x, y, size, size, "#e4e7eb" if diagonal else _heat(share), tip, stroke="#ffffff"))
+        if size >= 30:
+            text = _pct(share, 0 if share >= 0.1 or share == 0 else 1)
+            colour = "#ffffff" if not diagonal and share > 0.35 else INK
+            shapes.append(Text(x + size / 2, y + size / 2 + 4, text, "middle", colour, MIN_FONT))
+    return shapes
 
 
 def _busiest(cells: Sequence[NoiseCell], labels: Sequence[str], limit: int) -> list[str]:
