@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import html
+import multiprocessing
 import os
+import re
+import resource
+import shutil
+import signal
+import threading
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Thread
 
@@ -168,3 +177,80 @@ def test_serve_reports_on_loopback(published):
 def test_serve_reports_refuses_non_loopback_hosts(tmp_path, host):
     with pytest.raises(ValueError, match="loopback"):
         serve_reports(tmp_path, host=host, port=0)
+
+
+# -- the index under concurrent publishing and failing writes (issue 16) -------------------------------------
+
+
+@pytest.mark.parametrize("attempt", range(4))  # without the lock, about two attempts in three lost lines
+def test_eight_runs_published_at_once_are_all_in_the_index(tmp_path, attempt):
+    store = AuditStore(tmp_path / "db.duckdb")
+    runs = [
+        build_run(store, dataset="race", run_id=f"run-{i}", rows=40, flagged=3, classes=["a", "b"], seed=i)
+        for i in range(8)
+    ]
+    dest = tmp_path / "reports"
+    barrier = threading.Barrier(len(runs))
+
+    def publish(run_id: str) -> str:
+        barrier.wait()  # every thread starts publishing at the same moment
+        return publish_run(store, run_id, destination=dest).relative_path
+
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        published = list(pool.map(publish, [run.run_id for run in runs]))
+    index = (dest / "index.html").read_text(encoding="utf-8")
+    missing = [p for p in published if f'href="{p}"' not in index]
+    assert missing == [], f"reports published at the same time but missing from the index: {missing}"
+    assert not list(dest.rglob("*.tmp"))
+
+
+def test_a_failing_index_write_leaves_no_temporary_file(tmp_path, audit):
+    dest = tmp_path / "reports"
+    publish_index(audit.store, destination=dest)
+    (dest / "index.html").unlink()
+    (dest / "index.html").mkdir()  # the rename onto it fails, like any write error after the temporary file
+    with pytest.raises(OSError):
+        publish_index(audit.store, destination=dest)
+    assert sorted(p.name for p in dest.iterdir() if p.name != ".index.lock") == ["index.html"]
+
+
+def _publish_index_with_a_full_disk(database: str, destination: str) -> None:
+    """In a child process: files may not grow past 4 KiB, so writing the index fails half-way (EFBIG)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    try:
+        publish_index(AuditStore(database), destination=destination)
+    except OSError as exc:
+        os._exit(10 if exc.errno == errno.EFBIG else 11)
+    os._exit(0)
+
+
+def test_a_full_disk_while_writing_the_index_leaves_no_temporary_file(tmp_path, audit):
+    dest = tmp_path / "reports"
+    dest.mkdir()
+    database = tmp_path / "copy.duckdb"
+    shutil.copy(audit.store.path, database)
+    child = multiprocessing.get_context("fork").Process(
+        target=_publish_index_with_a_full_disk, args=(str(database), str(dest))
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == 10, "the index write should have failed with EFBIG (file size limit)"
+    assert [p.name for p in dest.iterdir() if p.name != ".index.lock"] == []
+
+
+def test_index_cuts_long_failure_messages_at_a_word_and_keeps_the_full_text(tmp_path):
+    store = AuditStore(tmp_path / "db.duckdb")
+    run = build_run(
+        store, dataset="cut", run_id="r1", rows=40, flagged=0, classes=["a", "b"], seed=1, fail_validation=True
+    )
+    message = "schema check failed: " + " ".join(f"column_{i} is missing from the batch" for i in range(12))
+    store.finish_run(run.run_id, status="failed", message=message)
+    out = publish_index(store, destination=tmp_path / "reports")
+    page = Path(out.location).read_text(encoding="utf-8")
+    shown = re.search(r'<span class="why" title="([^"]*)">([^<]*)</span>', page)
+    assert shown is not None
+    assert html.unescape(shown.group(1)) == message
+    text = html.unescape(shown.group(2))
+    assert text.endswith("…") and len(text) <= 160
+    assert message.startswith(text[:-1]) and message[len(text) - 1] == " ", f"cut mid-word: {text!r}"
