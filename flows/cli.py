@@ -13,18 +13,37 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
+from typer.core import TyperGroup
 
 # No network here or at many users' sites: Prefect's telemetry would only log connection errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+class _OneLineErrors(TyperGroup):
+    """Every command's :class:`~labelaudit.errors.LabelAuditError` becomes one ``error:`` line and its exit code.
+
+    One handler for the whole CLI, so no command can forget it and print a traceback instead.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from labelaudit.errors import LabelAuditError
+
+        try:
+            return super().invoke(ctx)
+        except LabelAuditError as exc:
+            _fail(exc)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="labelaudit",
     help="Audit human-labelled data: find the labels that are probably wrong, and gate batches on quality.",
     no_args_is_help=True,
@@ -146,14 +165,17 @@ def audit(
     """
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
 
-    def preflight() -> None:
+    def quick_checks() -> Any:
         from labelaudit.preflight import check_audit_inputs
 
-        read_options = _read_options(source, delimiter, encoding)
-        check_audit_inputs(
-            settings, dataset, source, folds=folds, model=model, probabilities=probabilities, annotations=annotations,
-            read_options=read_options,
-        )  # fmt: skip
+        return check_audit_inputs(
+            settings, dataset, source, folds=folds, model=model, probabilities=probabilities, annotations=annotations
+        )
+
+    def checks(bundle: Any) -> None:
+        from labelaudit.preflight import check_source_columns
+
+        check_source_columns(source, bundle, _read_options(source, delimiter, encoding))
 
     def run(run_id: str) -> Any:
         import great_expectations  # noqa: F401  (the validation stage's: imported while the API boots)
@@ -177,7 +199,7 @@ def audit(
             return_state=True,
         )
 
-    _run_flow(settings, run_id, verbose, as_json, preflight, run)
+    _run_flow(settings, run_id, verbose, as_json, (quick_checks, checks), run)
 
 
 @app.command()
@@ -212,10 +234,10 @@ def score(
     """
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
 
-    def preflight() -> None:
+    def quick_checks() -> Any:
         from labelaudit.preflight import check_score_inputs
 
-        check_score_inputs(settings, dataset, probabilities)
+        return check_score_inputs(settings, dataset, probabilities)
 
     def run(run_id: str) -> Any:
         from flows.score_probabilities import score_probabilities
@@ -233,7 +255,7 @@ def score(
             return_state=True,
         )
 
-    _run_flow(settings, run_id, verbose, as_json, preflight, run)
+    _run_flow(settings, run_id, verbose, as_json, (quick_checks, lambda bundle: None), run)
 
 
 def _run_flow(
@@ -241,15 +263,16 @@ def _run_flow(
     run_id: str | None,
     verbose: bool,
     as_json: bool,
-    preflight: Callable[[], None],
+    checks: tuple[Callable[[], Any], Callable[[Any], None]],
     prepare: Callable[[str], Callable[[], Any]],
 ) -> None:
-    """Start the Prefect API, check the inputs while it boots, run the flow, report, and stop what was started.
+    """Check the inputs, start the Prefect API, run the flow, report, and stop what was started.
 
-    The order is what makes errors fast and nothing leak: the API (a temporary server, unless one is configured)
-    is spawned first so it boots on the other core; the cheap input checks run at once, and a bad input stops
-    the server and exits 2 within about a second; only then are the flow and its heavy dependencies imported,
-    overlapping the server's start. Every exit path, SIGTERM and Ctrl-C included, goes through ``finally``.
+    The order is what makes errors fast and nothing leak. The checks that read nothing (definition, paths) run
+    first, before any process is started, so they answer in a fraction of a second however busy the machine.
+    Then the API (a temporary server, unless one is configured) is spawned, to boot on the other core while this
+    process reads the source's columns and imports the flow and its heavy dependencies. Every exit path, SIGTERM
+    and Ctrl-C included, stops the server: ``PrefectApi`` is a context manager.
     """
     from flows.command_logging import command_logging
     from flows.prefect_api import PrefectApi, PrefectServerError
@@ -260,12 +283,18 @@ def _run_flow(
         run_id = check_run_id(run_id) if run_id else new_run_id()
     except LabelAuditError as exc:
         _fail(exc)
-    log_path = settings.log_dir / f"{run_id}.log"
+    log_path = _log_path(settings.log_dir, run_id)
     clock = _Phases()
+    quick_checks, source_checks = checks
+    with clock.phase("checks"):
+        try:
+            bundle = quick_checks()
+        except LabelAuditError as exc:
+            _fail(exc)
     with _stop_on_signals(), clock.phase("shutdown", at_exit=True), PrefectApi(log_path, on_slow=_say_slow) as api:
-        with clock.phase("checks"):
+        with clock.phase("source_checks"):
             try:
-                preflight()
+                source_checks(bundle)
             except LabelAuditError as exc:
                 _fail(exc)
         with clock.phase("imports"):
@@ -279,6 +308,18 @@ def _run_flow(
             state = call()
     clock.write(log_path, api.kind)
     _report_outcome(state, settings, run_id, as_json, log_path)
+
+
+def _log_path(folder: Path, run_id: str) -> Path:
+    """The run's log file; in the temporary folder when the configured one cannot be written (a read-only mount)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / f"{run_id}.log").open("a"):
+            pass
+    except OSError:
+        folder = Path(tempfile.gettempdir()) / "labelaudit-logs"
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{run_id}.log"
 
 
 class _Phases:
@@ -317,7 +358,11 @@ def _say_slow(seconds: float) -> None:
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so that cleanup runs as it does for Ctrl-C."""
+    """Turn SIGINT, SIGTERM and SIGHUP into KeyboardInterrupt, so that cleanup runs as it does for Ctrl-C.
+
+    SIGINT too: a process started in the background by a shell script inherits SIGINT *ignored*, and an explicit
+    ``kill -INT`` must still stop the audit (and its server).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -325,7 +370,7 @@ def _stop_on_signals() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     except KeyboardInterrupt as exc:
@@ -558,9 +603,9 @@ def serve(
 ) -> None:
     """Register the config's deployments with the Prefect server and run what is triggered, until Ctrl-C.
 
-    Start `prefect server start` first and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api); without it
-    Prefect starts a temporary server that stops with this command. Then open http://127.0.0.1:4200, pick the
-    `audit` deployment and press Run.
+    Start `labelaudit server start` first (or your own Prefect server, with PREFECT_API_URL); without either, a
+    temporary server is started that stops with this command. Then open http://127.0.0.1:4200, pick a
+    `<dataset>-audit` deployment and press Run.
 
     Example: labelaudit serve --config labelaudit.toml --limit 2
     """

@@ -9,14 +9,14 @@ still run in the flow, where their results are stored with the run; these only m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from labelaudit.definition import DatasetBundle, DatasetDefinition, QualityThresholds, load_dataset
 from labelaudit.errors import InputDataError
-from labelaudit.ingest import ReadOptions
 from labelaudit.settings import Settings
+
+if TYPE_CHECKING:  # the reader (pandas, DuckDB) is imported only once the cheap checks have passed
+    from labelaudit.ingest import ReadOptions
 
 #: Files up to this size are read whole (their parse errors then surface here); larger ones by their header.
 READ_WHOLE_BYTES = 64 * 1024**2
@@ -61,12 +61,15 @@ def check_audit_inputs(
     model: str | None = None,
     probabilities: str | None = None,
     annotations: str | None = None,
-    read_options: ReadOptions | None = None,
 ) -> DatasetBundle:
-    """Raise the first :class:`~labelaudit.errors.LabelAuditError` an audit of ``source`` would hit early."""
+    """The checks that need no data read (about 0.1 s): the definition, and that every input file is there.
+
+    Run before anything else is started, so the commonest mistakes (a dataset without a definition, a mistyped
+    path) cost nothing, however busy the machine. :func:`check_source_columns` reads the source next.
+    """
     bundle = load_bundle(settings, dataset, folds=folds, model=model)
-    present = read_columns(source, bundle.definition, read_options)
-    check_columns(source, present, required_columns(bundle.definition))
+    if not source.startswith("duckdb:"):
+        check_file(source)
     if probabilities is not None:
         from labelaudit.probabilities import check_fits_in_memory
 
@@ -75,6 +78,12 @@ def check_audit_inputs(
     if annotations is not None:
         check_file(annotations)
     return bundle
+
+
+def check_source_columns(source: str, bundle: DatasetBundle, read_options: ReadOptions | None = None) -> None:
+    """The source parses, and has every column the definition reads."""
+    present = read_columns(source, bundle.definition, read_options)
+    check_columns(source, present, required_columns(bundle.definition))
 
 
 def check_score_inputs(settings: Settings, dataset: str, source: str) -> DatasetBundle:
@@ -121,6 +130,8 @@ def read_columns(
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(file).names)
+    import pandas as pd
+
     head = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else None, nrows=50, engine="python")
     return [str(c) for c in head.columns]
 

@@ -400,7 +400,7 @@ def load_run(
     """
     if max_flagged_rows < 0 or max_cell_chars < 1:
         raise ValueError("max_flagged_rows must be >= 0 and max_cell_chars >= 1")
-    with store.connect() as con:
+    with store.connect(reading=True) as con:
         found = _rows(con, "SELECT * FROM runs WHERE run_id = ?", [run_id])
         if not found:
             raise RunNotFoundError(f"no run {run_id!r} in {store.path}")
@@ -620,7 +620,7 @@ def _flagged(
 
 def load_index(store: AuditStore) -> list[DatasetIndex]:
     """Every run of every dataset, newest first, with its batch and headline numbers."""
-    with store.connect() as con:
+    with store.connect(reading=True) as con:
         rows = _rows(
             con,
             """SELECT r.run_id, r.dataset, r.started_at, r.source, b.sha256, r.status, r.verdict, r.message,

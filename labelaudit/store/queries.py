@@ -45,7 +45,7 @@ _OUTCOME = "CASE WHEN r.status IN ('failed', 'running') THEN r.status ELSE coale
 
 
 def _records(store: AuditStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    with store.connect() as con:
+    with store.connect(reading=True) as con:
         cursor = con.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

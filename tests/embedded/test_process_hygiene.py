@@ -28,9 +28,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("
 
 MARKER = "LABELAUDIT_TEST_MARKER"
 BUSY = 4
-# A bad input must not wait for Prefect; on a quiet machine it takes about a second (benchmarks/README.md). This
-# bound only catches the old behaviour (a server start first: tens of seconds under this load).
-BAD_INPUT_SECONDS = 12.0
+# A bad input must not wait for Prefect: on a quiet machine it takes about a second (benchmarks/README.md,
+# `bench_first_report.py`). This bound, generous for a loaded machine, catches the old behaviour: a server
+# started and waited for first, 1-2 minutes under load.
+BAD_INPUT_SECONDS = 30.0
 
 
 def marked_processes(marker: str) -> list[tuple[int, str]]:
