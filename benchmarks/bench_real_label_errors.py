@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_real_label_errors.py [--data /work/shared/benchmarks/label-errors]
+    python benchmarks/bench_real_label_errors.py [--data ../shared/benchmarks/label-errors]
 
 For each dataset and ``filter_by`` method it prints the number flagged, the confirmed errors found (recall
 against ``validated_rows``) and the precision over the flagged rows that were reviewed (``checked_rows``), for
@@ -24,7 +24,9 @@ import numpy as np
 from labelaudit._cl.validation import ProbabilitiesRenormalisedWarning, validate_pred_probs
 from labelaudit.filter import find_label_issues
 
-DEFAULT_DATA = Path("/work/shared/benchmarks/label-errors")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "label-errors"
+"""``../shared/benchmarks/label-errors`` relative to the repository root."""
 DATASETS = ("mnist", "cifar10", "imdb", "20news")
 METHODS = (
     "prune_by_noise_rate",
@@ -131,6 +133,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding mnist/, cifar10/, ...")
     args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.exit(
+            0,
+            f"skipped: no label-error data at {args.data} (the shared folder ../shared/ beside the repository "
+            "root, or pass --data)\n",
+        )
     print("\n".join(run(args.data)))
 
 

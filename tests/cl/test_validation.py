@@ -18,7 +18,9 @@ from labelaudit._cl.validation import (
 )
 from labelaudit.errors import InputDataError
 
-IMDB = Path("/work/shared/benchmarks/label-errors/imdb")
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+"""The shared folder, ``../shared/`` relative to the repository root (see its README)."""
+IMDB = SHARED / "benchmarks" / "label-errors" / "imdb"
 
 
 def _probs(n=10, k=3, dtype=np.float64):
@@ -118,7 +120,9 @@ def test_bad_shapes_are_rejected(shape):
         validate_pred_probs(np.zeros(shape))
 
 
-@pytest.mark.skipif(not IMDB.exists(), reason="shared benchmark data not present")
+@pytest.mark.skipif(
+    not IMDB.exists(), reason=f"shared benchmark data not present: {IMDB} (../shared/ beside the repository root)"
+)
 def test_published_imdb_probabilities_are_renormalised():
     probs = np.load(IMDB / "pred_probs.npy")
     labels = np.load(IMDB / "labels.npy")
