@@ -16,6 +16,15 @@ from labelaudit._cl import latent
 from labelaudit._cl.core import Prepared, raw_confident_joint
 from labelaudit._cl.validation import validate_labels
 
+FITTING_FUNCTIONS = (
+    "estimate_confident_joint_and_cv_pred_proba",
+    "estimate_cv_predicted_probabilities",
+    "estimate_noise_matrices",
+    "estimate_py_noise_matrices_and_cv_pred_proba",
+)
+"""cleanlab's model-fitting helpers, defined in :mod:`labelaudit._cl.fitting` and loaded on first use, so that
+importing this module does not import scikit-learn."""
+
 __all__ = [
     "calibrate_confident_joint",
     "compute_confident_joint",
@@ -24,14 +33,31 @@ __all__ = [
     "estimate_py_and_noise_matrices_from_probabilities",
     "get_confident_thresholds",
     "num_label_issues",
+    *FITTING_FUNCTIONS,
 ]
+
+
+def __getattr__(name: str):
+    if name in FITTING_FUNCTIONS:
+        from labelaudit._cl import fitting
+
+        return getattr(fitting, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated", "off_diagonal_custom")
 
 
-def _single_label_only(multi_label: bool) -> None:
-    if multi_label:
-        raise NotImplementedError("multi_label=True is not supported by labelaudit's confident-learning core")
+def _one_vs_rest():
+    """The multi-label module, for cleanlab's legacy ``multi_label=True`` (imported late: it imports this module)."""
+    from labelaudit import multilabel_classification
+
+    return multilabel_classification
+
+
+def _require_label_lists(labels: object) -> None:
+    if not isinstance(labels, list):
+        raise TypeError("`labels` must be list when `multi_label=True`.")
 
 
 def _square(matrix: object, name: str) -> np.ndarray:
@@ -49,14 +75,16 @@ def get_confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray, multi_l
     labels : np.ndarray (N,)
     pred_probs : np.ndarray (N, K)
     multi_label : bool, default=False
-        Only ``False`` is supported.
+        With ``True``, `labels` are lists of class indices and each class's one-vs-rest thresholds are returned.
 
     Returns
     -------
-    confident_thresholds : np.ndarray (K,)
+    confident_thresholds : np.ndarray (K,), or (K, 2) with `multi_label`
         Clipped below at 2e-6; 2 for a class with no given rows (so nothing is confidently counted into it).
     """
-    _single_label_only(multi_label)
+    if multi_label:
+        _require_label_lists(labels)
+        return _one_vs_rest().confident_thresholds_one_vs_rest(labels, pred_probs)
     return Prepared.from_inputs(labels, pred_probs).thresholds
 
 
@@ -89,16 +117,16 @@ def compute_confident_joint(
     calibrate : bool, default=True
         Rescale so rows sum to the label counts (see :func:`calibrate_confident_joint`).
     multi_label : bool, default=False
-        Only ``False`` is supported.
+        With ``True``, `labels` are lists of class indices and the joint is one-vs-rest, (K, 2, 2).
     return_indices_of_off_diagonals : bool, default=False
         Also return the rows counted off the diagonal.
 
     Returns
     -------
-    confident_joint : np.ndarray (K, K) int
+    confident_joint : np.ndarray (K, K) int, or (K, 2, 2) with `multi_label`
         ``[given, true]`` counts; the diagonal is at least 1 before calibration.
     indices_off_diagonal : np.ndarray (M,) int, only if `return_indices_of_off_diagonals`
-        Increasing row numbers.
+        Increasing row numbers (with `multi_label`, a list of K such arrays).
 
     Notes
     -----
@@ -106,7 +134,15 @@ def compute_confident_joint(
     ``pred_probs[i, j] >= thresholds[j] - 1e-6``, into that class if it is the only one, otherwise into the
     row's argmax (even if the argmax class itself is below its threshold).
     """
-    _single_label_only(multi_label)
+    if multi_label:
+        _require_label_lists(labels)
+        return _one_vs_rest().confident_joint_one_vs_rest(
+            labels,
+            pred_probs,
+            thresholds=thresholds,
+            calibrate=calibrate,
+            return_indices_of_off_diagonals=return_indices_of_off_diagonals,
+        )
     joint, passed = confident_joint_from(
         Prepared.from_inputs(labels, pred_probs), thresholds=thresholds, calibrate=calibrate
     )
@@ -118,17 +154,19 @@ def calibrate_confident_joint(confident_joint: np.ndarray, labels: np.ndarray, *
 
     Parameters
     ----------
-    confident_joint : np.ndarray (K, K)
-    labels : np.ndarray (N,)
+    confident_joint : np.ndarray (K, K), or (K, 2, 2) with `multi_label`
+    labels : np.ndarray (N,), or list of lists of class indices with `multi_label`
     multi_label : bool, default=False
-        Only ``False`` is supported.
+        With ``True``, each class's (2, 2) joint is calibrated against that class's binary labels.
 
     Returns
     -------
-    calibrated_cj : np.ndarray (K, K) int
+    calibrated_cj : np.ndarray (K, K) int, or (K, 2, 2) with `multi_label`
         Rows sum to the label counts; the total is N.
     """
-    _single_label_only(multi_label)
+    if multi_label:
+        _require_label_lists(labels)
+        return _one_vs_rest().calibrate_one_vs_rest(confident_joint, labels)
     joint = _square(confident_joint, "confident_joint")
     checked = validate_labels(labels, len(np.asarray(labels)), len(joint))
     return latent.calibrate(joint, np.bincount(checked, minlength=len(joint)))
@@ -146,14 +184,17 @@ def estimate_joint(labels: np.ndarray, pred_probs: np.ndarray, *, confident_join
     confident_joint : np.ndarray (K, K), optional
         Calibrated again against `labels` when both are given (as cleanlab does).
     multi_label : bool, default=False
-        Only ``False`` is supported.
+        With ``True``, `labels` are lists of class indices, `confident_joint` is (K, 2, 2) and each class's
+        binary joint is returned.
 
     Returns
     -------
-    joint : np.ndarray (K, K) float
-        Sums to 1; rows sum to the given-label frequencies.
+    joint : np.ndarray (K, K) float, or (K, 2, 2) with `multi_label`
+        Sums to 1 (per class with `multi_label`); rows sum to the given-label frequencies.
     """
-    _single_label_only(multi_label)
+    if multi_label:
+        _require_label_lists(labels)
+        return _one_vs_rest().joint_one_vs_rest(labels, pred_probs, confident_joint)
     if confident_joint is None:
         calibrated, _ = confident_joint_from(Prepared.from_inputs(labels, pred_probs))
     elif labels is not None:
@@ -231,7 +272,10 @@ def issue_count(prepared: Prepared, estimation_method: str, confident_joint=None
     if estimation_method == "off_diagonal_calibrated":
         confident_joint = latent.calibrate(raw_confident_joint(prepared.default_pass.counts), prepared.label_counts)
     elif confident_joint is None:
-        raise ValueError("estimation_method='off_diagonal_custom' needs a confident_joint")
+        raise ValueError(
+            "No `confident_joint` provided. For estimation_method='off_diagonal_custom' you need to provide "
+            "pre-calculated `confident_joint` matrix."
+        )
     calibrated = latent.calibrate(_square(confident_joint, "confident_joint"), prepared.label_counts)
     joint = calibrated / np.clip(float(np.sum(calibrated)), a_min=latent.TINY_VALUE, a_max=None)
     return int(np.rint((1.0 - joint.trace()) * prepared.num_rows))
@@ -259,19 +303,30 @@ def num_label_issues(
         ``off_diagonal_calibrated``: ``round(N * (1 - trace(joint)))`` from the calibrated joint (calibrated
         twice, as cleanlab does); ``off_diagonal_custom``: the same from the given `confident_joint`.
     multi_label : bool, default=False
-        Only ``False`` is supported.
+        With ``True`` (`labels` lists of class indices), the number of rows
+        ``find_label_issues(..., multi_label=True, filter_by="confident_learning")`` flags, as cleanlab counts
+        them (`estimation_method` is then not used).
 
     Returns
     -------
     num_issues : int
     """
-    _single_label_only(multi_label)
     if estimation_method not in ESTIMATION_METHODS:
-        raise ValueError(f"estimation_method must be one of {ESTIMATION_METHODS}, got {estimation_method!r}")
+        raise ValueError(
+            f"{estimation_method} is not a valid estimation method! Please choose a valid estimation method: "
+            f"{list(ESTIMATION_METHODS)} (estimation_method)"
+        )
     if confident_joint is not None and estimation_method != "off_diagonal_custom":
         warnings.warn(
             "The supplied `confident_joint` is ignored as `confident_joint` is recomputed internally; use "
             "estimation_method='off_diagonal_custom' to use it.",
             stacklevel=2,
         )
+    if multi_label:
+        from labelaudit.filter import find_label_issues
+
+        issues = find_label_issues(
+            labels, pred_probs, confident_joint=confident_joint, multi_label=True, filter_by="confident_learning"
+        )
+        return int(np.sum(issues))
     return issue_count(Prepared.from_inputs(labels, pred_probs), estimation_method, confident_joint)

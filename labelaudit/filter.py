@@ -16,10 +16,18 @@ import numpy as np
 
 from labelaudit._cl import core, latent
 from labelaudit._cl.kernels import TIE_RULE, smallest
+from labelaudit._cl.validation import row_blocks
 from labelaudit.count import confident_joint_from, issue_count
 from labelaudit.rank import rank_rows, scores_for_rows
 
-__all__ = ["ConfidentLearningSummary", "confident_learning_summary", "find_label_issues"]
+__all__ = [
+    "TIE_RULE",
+    "ConfidentLearningSummary",
+    "confident_learning_summary",
+    "find_label_issues",
+    "find_label_issues_using_argmax_confusion_matrix",
+    "find_predicted_neq_given",
+]
 
 PRUNE_METHODS = ("prune_by_noise_rate", "prune_by_class", "both")
 UNTUNABLE_METHODS = ("confident_learning", "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
@@ -100,9 +108,7 @@ FILTERS = {
 NOT_REDUCED = ("low_normalized_margin", "low_self_confidence")
 
 
-def _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint, multi_label):
-    if multi_label:
-        raise NotImplementedError("multi_label=True is not supported by labelaudit's confident-learning core")
+def _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint):
     if filter_by not in FILTERS:
         raise ValueError(f"filter_by must be one of {sorted(FILTERS)}, got {filter_by!r}")
     if filter_by in UNTUNABLE_METHODS and (frac_noise != 1.0 or num_to_remove_per_class is not None):
@@ -112,13 +118,19 @@ def _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joi
             stacklevel=3,
         )
         if num_to_remove_per_class is not None:
-            raise ValueError(f"filter_by={filter_by!r} does not support num_to_remove_per_class")
+            raise ValueError(f"filter_by={filter_by!r} is not supported (yet) when setting 'num_to_remove_per_class'")
     if filter_by == "confident_learning" and confident_joint is not None:
         warnings.warn(
             "The supplied `confident_joint` is ignored when `filter_by = 'confident_learning'`; it is "
             "re-estimated from the given labels.",
             stacklevel=3,
         )
+
+
+def require_label_lists(labels: object) -> None:
+    """cleanlab's check for its legacy ``multi_label=True`` path: labels must be a list of lists."""
+    if not isinstance(labels, list):
+        raise TypeError("`labels` must be list when `multi_label=True`.")
 
 
 def flagged_rows(
@@ -184,14 +196,27 @@ def find_label_issues(
     n_jobs, verbose :
         Accepted for compatibility; ignored.
     multi_label : bool, default=False
-        Only ``False`` is supported.
+        cleanlab's legacy multi-label switch: `labels` is then a list of lists of class indices and the call is
+        :func:`labelaudit.multilabel_classification.find_label_issues` (with cleanlab's ``DeprecationWarning``).
 
     Returns
     -------
     label_issues : np.ndarray
         Bool mask (N,), or int row numbers (M,) when `return_indices_ranked_by` is set.
     """
-    _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint, multi_label)
+    _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint)
+    if multi_label:
+        return _multilabel_find_label_issues(
+            labels,
+            pred_probs,
+            return_indices_ranked_by=return_indices_ranked_by,
+            rank_by_kwargs=rank_by_kwargs,
+            filter_by=filter_by,
+            frac_noise=frac_noise,
+            num_to_remove_per_class=num_to_remove_per_class,
+            min_examples_per_class=min_examples_per_class,
+            confident_joint=confident_joint,
+        )
     prepared = core.Prepared.from_inputs(labels, pred_probs)
     rows = flagged_rows(
         prepared,
@@ -203,6 +228,89 @@ def find_label_issues(
     )
     if return_indices_ranked_by is not None:
         return rank_rows(prepared, rows, return_indices_ranked_by, rank_by_kwargs)
+    mask = np.zeros(prepared.num_rows, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+def _multilabel_find_label_issues(labels, pred_probs, **options) -> np.ndarray:
+    """cleanlab's legacy ``multi_label=True`` path, routed to the multi-label module (imported here: it imports us)."""
+    require_label_lists(labels)
+    warnings.warn(
+        "The multi_label argument to filter.find_label_issues() is deprecated and will be removed in future "
+        "versions. Please use `multilabel_classification.filter.find_label_issues()` instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    from labelaudit import multilabel_classification
+
+    return multilabel_classification.find_label_issues(labels, pred_probs, **options)
+
+
+def find_predicted_neq_given(labels: np.ndarray | list, pred_probs: np.ndarray, *, multi_label: bool = False):
+    """The simplest baseline: a row is an issue when the model's argmax is not its given label.
+
+    Parameters
+    ----------
+    labels : np.ndarray (N,), or list of lists of int with `multi_label`
+    pred_probs : np.ndarray (N, K)
+    multi_label : bool, default=False
+        One-vs-rest: a row is an issue when, for some class ``k``, ``p_k > 1 - p_k`` disagrees with whether
+        ``k`` is given (cleanlab's per-class argmax of ``[1 - p_k, p_k]``; a tie counts as absent).
+
+    Returns
+    -------
+    label_issues_mask : np.ndarray (N,) bool
+        Equal to ``np.argmax(pred_probs, axis=1) != labels`` (first maximum, as numpy's argmax).
+    """
+    if multi_label:
+        require_label_lists(labels)
+        from labelaudit import multilabel_classification
+
+        return multilabel_classification.predicted_neq_given_mask(labels, pred_probs)
+    prepared = core.Prepared.from_inputs(labels, pred_probs)
+    mask = np.empty(prepared.num_rows, dtype=bool)
+    for part in row_blocks(prepared.num_rows, prepared.num_classes, prepared.pred_probs.itemsize):
+        mask[part] = prepared.pred_probs[part].argmax(axis=1) != prepared.labels[part]
+    return mask
+
+
+def find_label_issues_using_argmax_confusion_matrix(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    calibrate: bool = True,
+    filter_by: str = "prune_by_noise_rate",
+) -> np.ndarray:
+    """Confident learning with the confusion matrix of (given label, argmax) in place of the confident joint.
+
+    A baseline: no per-class thresholds, every row counts where the model's argmax puts it.
+
+    Parameters
+    ----------
+    labels : np.ndarray (N,)
+    pred_probs : np.ndarray (N, K)
+    calibrate : bool, default=True
+        Rescale the matrix so its rows sum to the label counts (:func:`labelaudit.count.calibrate_confident_joint`).
+    filter_by : str, default="prune_by_noise_rate"
+        As in :func:`find_label_issues`.
+
+    Returns
+    -------
+    label_issues_mask : np.ndarray (N,) bool
+        Equal to cleanlab's ``find_label_issues(labels, pred_probs, confident_joint=confusion_matrix(argmax,
+        labels).T, filter_by=filter_by)``; the matrix is (K, K) even when a class is neither given nor predicted.
+    """
+    prepared = core.Prepared.from_inputs(labels, pred_probs)
+    k = prepared.num_classes
+    predicted = np.empty(prepared.num_rows, dtype=np.intp)
+    for part in row_blocks(prepared.num_rows, k, prepared.pred_probs.itemsize):
+        predicted[part] = prepared.pred_probs[part].argmax(axis=1)
+    joint = np.bincount(prepared.labels.astype(np.intp) * k + predicted, minlength=k * k).reshape(k, k)
+    if calibrate:
+        joint = latent.calibrate(joint, prepared.label_counts)
+    _check_options(filter_by, 1.0, None, joint)
+    rows = flagged_rows(prepared, filter_by=filter_by, confident_joint=joint)
     mask = np.zeros(prepared.num_rows, dtype=bool)
     mask[rows] = True
     return mask
@@ -308,7 +416,7 @@ def confident_learning_summary(
     -------
     ConfidentLearningSummary
     """
-    _check_options(filter_by, frac_noise, None, None, False)
+    _check_options(filter_by, frac_noise, None, None)
     prepared = core.Prepared.from_inputs(labels, pred_probs, keep_predicted=True)
     passed = prepared.default_pass
     rows = flagged_rows(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
+from labelaudit import count
 from labelaudit import filter as multiclass_filter
 from labelaudit import rank as multiclass_rank
 from labelaudit._cl.kernels import smallest, stable_rank
@@ -349,7 +350,6 @@ def _check_rank_kwargs(rank_by_kwargs: Mapping, rank_by: str | None) -> bool:
 def find_label_issues(
     labels: list[list[int]],
     pred_probs: np.ndarray,
-    *,
     return_indices_ranked_by: str | None = None,
     rank_by_kwargs: Mapping = NO_KWARGS,
     filter_by: str = "prune_by_noise_rate",
@@ -388,6 +388,8 @@ def find_label_issues(
         Accepted for compatibility and ignored (the per-class pass is single-threaded and already lean;
         cleanlab's ``low_memory=True`` switches to its approximate batched method, which we do not copy).
 
+    Every option can be given by position, in this order, as cleanlab's (it has no ``*``).
+
     Returns
     -------
     label_issues : np.ndarray
@@ -403,6 +405,10 @@ def find_label_issues(
     if return_indices_ranked_by is None:
         return mask
     rows = np.flatnonzero(mask)
+    if filter_by in LOWEST_SCORE_FILTERS and rows.size:
+        # cleanlab scores only the flagged rows here, so adjusted scores use their thresholds, not all rows'
+        flagged = _Inputs(inputs.indicator[rows], inputs.pred_probs[rows])
+        return rows[stable_rank(_scores(flagged, return_indices_ranked_by, adjust, DEFAULT_AGGREGATOR))]
     scores = _scores(inputs, return_indices_ranked_by, adjust, DEFAULT_AGGREGATOR)
     return rows[stable_rank(scores[rows])]
 
@@ -410,7 +416,6 @@ def find_label_issues(
 def find_multilabel_issues_per_class(
     labels: list[list[int]],
     pred_probs: np.ndarray,
-    *,
     return_indices_ranked_by: str | None = None,
     rank_by_kwargs: Mapping = NO_KWARGS,
     filter_by: str = "prune_by_noise_rate",
@@ -455,6 +460,89 @@ def find_multilabel_issues_per_class(
     return issues, binary_labels, binary_probs
 
 
+# --- one-vs-rest estimates: cleanlab's count / filter functions with multi_label=True --------------------------
+
+
+def _binary_problems(inputs: _Inputs):
+    """Yield ``(k, Y[:, k], [1 - p_k, p_k])`` for every class: cleanlab's one-vs-rest reduction."""
+    for k in range(inputs.indicator.shape[1]):
+        yield k, inputs.indicator[:, k], inputs.binary(k)
+
+
+def predicted_neq_given_mask(labels: list[list[int]], pred_probs: np.ndarray) -> np.ndarray:
+    """(N,) bool: some class ``k`` has ``p_k > 1 - p_k`` disagreeing with whether ``k`` is given.
+
+    Equal to cleanlab's ``filter.find_predicted_neq_given(..., multi_label=True)``: the argmax of
+    ``[1 - p_k, p_k]`` is 1 exactly when ``p_k > 1 - p_k`` (in the input dtype; a tie is class 0, absent).
+    """
+    inputs = _Inputs.from_inputs(labels, pred_probs)
+    predicted = inputs.pred_probs > 1 - inputs.pred_probs
+    return (predicted != inputs.indicator.astype(bool)).any(axis=1)
+
+
+def confident_thresholds_one_vs_rest(labels: list[list[int]], pred_probs: np.ndarray) -> np.ndarray:
+    """(K, 2) thresholds of each class's binary problem (column 0: absent, 1: present), as cleanlab's."""
+    inputs = _Inputs.from_inputs(labels, pred_probs)
+    thresholds = np.empty((inputs.indicator.shape[1], 2))
+    for k, given, probs in _binary_problems(inputs):
+        thresholds[k] = count.get_confident_thresholds(given, probs)
+    return thresholds
+
+
+def confident_joint_one_vs_rest(
+    labels: list[list[int]],
+    pred_probs: np.ndarray,
+    *,
+    thresholds=None,
+    calibrate: bool = True,
+    return_indices_of_off_diagonals: bool = False,
+):
+    """(K, 2, 2) int64 confident joint of each class's binary problem, and optionally each class's off-diagonal rows.
+
+    `thresholds` is passed unchanged to every binary problem, as cleanlab does.
+    """
+    inputs = _Inputs.from_inputs(labels, pred_probs)
+    joints = np.empty((inputs.indicator.shape[1], 2, 2), dtype=np.int64)
+    off_diagonal = []
+    for k, given, probs in _binary_problems(inputs):
+        joints[k], rows = count.compute_confident_joint(
+            given, probs, thresholds=thresholds, calibrate=calibrate, return_indices_of_off_diagonals=True
+        )
+        off_diagonal.append(rows)
+    return (joints, off_diagonal) if return_indices_of_off_diagonals else joints
+
+
+def _one_vs_rest_joint(confident_joint: object, num_classes: int) -> np.ndarray:
+    joint = np.asarray(confident_joint)
+    if joint.shape != (num_classes, 2, 2):
+        raise ValueError(f"confident_joint should be of shape (num_classes, 2, 2) = ({num_classes}, 2, 2)")
+    return joint
+
+
+def calibrate_one_vs_rest(confident_joint: np.ndarray, labels: list[list[int]]) -> np.ndarray:
+    """(K, 2, 2) int64: each class's (2, 2) joint calibrated against that class's binary labels."""
+    num_classes = len(np.asarray(confident_joint))
+    joint = _one_vs_rest_joint(confident_joint, num_classes)
+    indicator = multilabel_indicator(labels, len(labels), num_classes)
+    calibrated = np.empty((num_classes, 2, 2), dtype=np.int64)
+    for k in range(num_classes):
+        calibrated[k] = count.calibrate_confident_joint(joint[k], indicator[:, k])
+    return calibrated
+
+
+def joint_one_vs_rest(labels: list[list[int]], pred_probs: np.ndarray, confident_joint=None) -> np.ndarray:
+    """(K, 2, 2) float: each class's ``P(given, true)``, from a (K, 2, 2) confident joint calibrated per class."""
+    inputs = _Inputs.from_inputs(labels, pred_probs)
+    num_classes = inputs.indicator.shape[1]
+    if confident_joint is None:
+        confident_joint = confident_joint_one_vs_rest(labels, pred_probs)
+    joint = _one_vs_rest_joint(confident_joint, num_classes)
+    result = np.empty((num_classes, 2, 2))
+    for k, given, probs in _binary_problems(inputs):
+        result[k] = count.estimate_joint(given, probs, confident_joint=joint[k])
+    return result
+
+
 # --- dataset-level summaries ---------------------------------------------------------------------------------
 
 
@@ -486,9 +574,16 @@ def _common_issues_frame(extra, missing, num_rows: int, class_names) -> pd.DataF
     return frame.sort_values("Issue Probability", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def _required(labels: object, pred_probs: object) -> None:
+    """The dataset-level functions default both to ``None`` (cleanlab's signatures) but need them."""
+    missing = [name for name, value in (("labels", labels), ("pred_probs", pred_probs)) if value is None]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} must be given (lists of class indices and an (N, K) array)")
+
+
 def common_multilabel_issues(
-    labels: list[list[int]],
-    pred_probs: np.ndarray,
+    labels: list[list[int]] | None = None,
+    pred_probs: np.ndarray | None = None,
     *,
     class_names: list[str] | None = None,
     confident_joint: np.ndarray | None = None,
@@ -502,6 +597,7 @@ def common_multilabel_issues(
         ``Num Examples``, ``Issue Probability`` (= Num Examples / N), as cleanlab; rows with equal
         probability keep class order (cleanlab's order among them is unspecified).
     """
+    _required(labels, pred_probs)
     inputs = _Inputs.from_inputs(labels, pred_probs)
     mask = _per_class_mask(inputs, _FilterOptions(confident_joint=confident_joint))
     extra, missing = _issue_counts(inputs.indicator, mask)
@@ -509,8 +605,8 @@ def common_multilabel_issues(
 
 
 def rank_classes_by_multilabel_quality(
-    labels: list[list[int]],
-    pred_probs: np.ndarray,
+    labels: list[list[int]] | None = None,
+    pred_probs: np.ndarray | None = None,
     *,
     class_names: list[str] | None = None,
     joint: np.ndarray | None = None,
@@ -548,31 +644,81 @@ def rank_classes_by_multilabel_quality(
 
 
 def overall_multilabel_health_score(
-    labels: list[list[int]], pred_probs: np.ndarray, *, confident_joint: np.ndarray | None = None
+    labels: list[list[int]] | None = None,
+    pred_probs: np.ndarray | None = None,
+    *,
+    confident_joint: np.ndarray | None = None,
 ) -> float:
     """Share of rows with no label issue: ``1 - find_label_issues(...).mean()``."""
+    _required(labels, pred_probs)
     issues = find_label_issues(labels, pred_probs, confident_joint=confident_joint)
     return 1.0 - issues.sum() / len(issues)
 
 
+def _print_health_summary_header(num_examples: int) -> None:
+    """cleanlab's banner, character for character."""
+    longest_line = f"|   for your dataset with {num_examples:,} examples "
+    print(
+        "-" * (len(longest_line) - 1)
+        + "\n"
+        + f"|  Generating a Cleanlab Dataset Health Summary{' ' * (len(longest_line) - 49)}|\n"
+        + longest_line
+        + f"|  Note, Cleanlab is not a medical doctor... yet.{' ' * (len(longest_line) - 51)}|\n"
+        + "-" * (len(longest_line) - 1)
+        + "\n",
+    )
+
+
 def multilabel_health_summary(
-    labels: list[list[int]],
-    pred_probs: np.ndarray,
+    labels: list[list[int]] | None = None,
+    pred_probs: np.ndarray | None = None,
     *,
     class_names: list[str] | None = None,
+    num_examples: int | None = None,
     confident_joint: np.ndarray | None = None,
+    verbose: bool = True,
 ) -> dict:
-    """The three summaries in one dict (cleanlab's keys); nothing is printed, unlike cleanlab."""
+    """The three summaries in one dict (cleanlab's keys), printed as cleanlab prints them when `verbose`.
+
+    Parameters
+    ----------
+    labels, pred_probs, class_names, confident_joint :
+        As in :func:`common_multilabel_issues`.
+    num_examples : int, optional
+        Shown in the banner; default ``len(labels)``.
+    verbose : bool, default=True
+        Print the banner, both tables and the health score's footer (to stdout, like cleanlab).
+
+    Returns
+    -------
+    dict
+        ``overall_multilabel_health_score`` (float), ``classes_by_multilabel_quality`` and
+        ``common_multilabel_issues`` (pd.DataFrame).
+    """
+    _required(labels, pred_probs)
+    if num_examples is None:
+        num_examples = len(labels)
+    if verbose:
+        _print_health_summary_header(num_examples)
+    by_class = rank_classes_by_multilabel_quality(
+        labels, pred_probs, class_names=class_names, confident_joint=confident_joint
+    )
+    if verbose:
+        print("Overall Class Quality and Noise across your dataset (below)")
+        print("-" * 60, "\n", flush=True)
+        print(by_class)
+    common = common_multilabel_issues(labels, pred_probs, class_names=class_names, confident_joint=confident_joint)
+    if verbose:
+        print("\nCommon multilabel issues are" + "\n" + "-" * 83 + "\n", flush=True)
+        print(common)
+        print()
+    health = overall_multilabel_health_score(labels, pred_probs, confident_joint=confident_joint)
+    if verbose:
+        print("\nGenerated with <3 from Cleanlab.\n")
     return {
-        "overall_multilabel_health_score": overall_multilabel_health_score(
-            labels, pred_probs, confident_joint=confident_joint
-        ),
-        "classes_by_multilabel_quality": rank_classes_by_multilabel_quality(
-            labels, pred_probs, class_names=class_names, confident_joint=confident_joint
-        ),
-        "common_multilabel_issues": common_multilabel_issues(
-            labels, pred_probs, class_names=class_names, confident_joint=confident_joint
-        ),
+        "overall_multilabel_health_score": health,
+        "classes_by_multilabel_quality": by_class,
+        "common_multilabel_issues": common,
     }
 
 

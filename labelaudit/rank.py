@@ -8,17 +8,21 @@ block instead of cleanlab's full copies (``np.delete`` copy for the margin, full
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import xlogy
 
 from labelaudit._cl.core import Prepared
 from labelaudit._cl.kernels import stable_rank
-from labelaudit._cl.validation import row_blocks
+from labelaudit._cl.validation import CleanlabAssertionError, row_blocks
 
 CLIPPING_LOWER_BOUND = 1e-6
 
 __all__ = [
+    "find_top_issues",
     "get_confidence_weighted_entropy_for_each_label",
+    "get_label_quality_ensemble_scores",
     "get_label_quality_scores",
     "get_normalized_margin_for_each_label",
     "get_self_confidence_for_each_label",
@@ -61,7 +65,10 @@ def _adjust(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 def _check_method(method: str, adjust_pred_probs: bool) -> None:
     if method not in SCORERS:
-        raise ValueError(f"method must be one of {sorted(SCORERS)}, got {method!r}")
+        raise ValueError(
+            f"{method} is not a valid scoring method for rank_by! Please choose a valid rank_by: "
+            f"{', '.join(SCORERS)} (method must be one of {sorted(SCORERS)})"
+        )
     if adjust_pred_probs and method == "confidence_weighted_entropy":
         raise ValueError(f"adjust_pred_probs is not currently supported for {method}.")
 
@@ -179,3 +186,155 @@ def get_normalized_margin_for_each_label(labels: np.ndarray, pred_probs: np.ndar
 def get_confidence_weighted_entropy_for_each_label(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     """``log(1 + s) / max(s, 1e-6)`` with ``s = normalized entropy / max(P[k], 1e-6)``, shape (N,)."""
     return _public_scorer("confidence_weighted_entropy")(labels, pred_probs)
+
+
+# --- ensembles and top issues --------------------------------------------------------------------------------
+
+LOG_LOSS_SEARCH_T_VALUES = (1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 2e2)
+"""cleanlab's default temperatures for ``weight_ensemble_members_by="log_loss_search"``."""
+
+
+def _log_loss_weights(labels: np.ndarray, pred_probs_list: list, t_values) -> np.ndarray:
+    """Weights ``exp(-t * log_loss_m)`` (normalised) for the ``t`` whose weighted average has the lowest log loss.
+
+    cleanlab's search: members are clipped at 1e-6 and renormalised before their own log loss; the average is
+    scored unclipped; the first ``t`` reaching the lowest loss wins.
+    """
+    from sklearn.metrics import log_loss
+
+    member_losses = []
+    for probs in pred_probs_list:
+        clipped = np.clip(probs, a_min=CLIPPING_LOWER_BOUND, a_max=None)
+        clipped /= clipped.sum(axis=1)[:, np.newaxis]
+        member_losses.append(log_loss(labels, clipped))
+    best_loss, best_weights = float("inf"), None
+    for t in t_values:
+        exp_losses = [np.exp(-t * loss) for loss in member_losses]
+        weights = np.array(exp_losses) / sum(exp_losses)
+        average = sum(weights[i] * p for i, p in enumerate(pred_probs_list))
+        loss = log_loss(labels, average)
+        if best_loss > loss:
+            best_loss, best_weights = loss, weights.copy()
+    if best_weights is None:
+        raise ValueError("log_loss_search found no finite log loss: check pred_probs_list and labels")
+    return best_weights
+
+
+def _check_ensemble(pred_probs_list, weight_ensemble_members_by: str, custom_weights) -> None:
+    if not isinstance(pred_probs_list, list):
+        raise CleanlabAssertionError(
+            f"pred_probs_list needs to be a list. Provided pred_probs_list is a {type(pred_probs_list)}"
+        )
+    if len(pred_probs_list) == 0:
+        raise CleanlabAssertionError("pred_probs_list is empty.")
+    if custom_weights is not None and weight_ensemble_members_by != "custom":
+        raise ValueError('custom_weights provided but weight_ensemble_members_by is not "custom"!')
+    if weight_ensemble_members_by not in ENSEMBLE_WEIGHTINGS:
+        raise ValueError(
+            f"{weight_ensemble_members_by} is not a valid weighting method for weight_ensemble_members_by! "
+            f"Please choose a valid weight_ensemble_members_by: {', '.join(ENSEMBLE_WEIGHTINGS)}"
+        )
+    if weight_ensemble_members_by == "custom":
+        if custom_weights is None:
+            raise CleanlabAssertionError("custom_weights is None! Please pass a valid custom_weights.")
+        if len(custom_weights) != len(pred_probs_list):
+            raise CleanlabAssertionError(
+                "Length of custom_weights array must match the number of models: len(pred_probs_list)."
+            )
+
+
+ENSEMBLE_WEIGHTINGS = ("uniform", "accuracy", "log_loss_search", "custom")
+
+
+def get_label_quality_ensemble_scores(
+    labels: np.ndarray,
+    pred_probs_list: list[np.ndarray],
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    weight_ensemble_members_by: str = "accuracy",
+    custom_weights: np.ndarray | None = None,
+    log_loss_search_T_values: list[float] = LOG_LOSS_SEARCH_T_VALUES,
+    verbose: bool = True,
+) -> np.ndarray:
+    """Label-quality scores from several models: a weighted average of each model's scores.
+
+    Parameters
+    ----------
+    labels : np.ndarray (N,)
+    pred_probs_list : list of np.ndarray (N, K)
+        One out-of-sample probability matrix per model (each checked as in :func:`get_label_quality_scores`).
+    method, adjust_pred_probs :
+        As in :func:`get_label_quality_scores`.
+    weight_ensemble_members_by : {"uniform", "accuracy", "log_loss_search", "custom"}, default="accuracy"
+        ``accuracy``: each model's share of the summed accuracies (argmax == label); ``log_loss_search``:
+        ``exp(-t * log_loss)`` with the ``t`` of `log_loss_search_T_values` whose weighted average fits the
+        labels best; ``custom``: `custom_weights` as given.
+    custom_weights : np.ndarray (M,), optional
+        Only with ``"custom"``.
+    log_loss_search_T_values : sequence of float
+    verbose : bool, default=True
+        Print the weighting scheme and the weights, as cleanlab does.
+
+    Returns
+    -------
+    label_quality_scores : np.ndarray (N,)
+    """
+    _check_ensemble(pred_probs_list, weight_ensemble_members_by, custom_weights)
+    if len(pred_probs_list) == 1:
+        warnings.warn(
+            "pred_probs_list only has one element. Consider using get_label_quality_scores() if you only have a "
+            "single array of pred_probs.",
+            stacklevel=2,
+        )
+    prepared = [Prepared.from_inputs(labels, probs) for probs in pred_probs_list]
+    checked_labels = prepared[0].labels
+    scores = np.vstack([scores_for_rows(p, None, method, adjust_pred_probs) for p in prepared]).T
+    accuracy = [(p.pred_probs.argmax(axis=1) == checked_labels).mean() for p in prepared]
+    if weight_ensemble_members_by == "uniform":
+        weights = None
+    elif weight_ensemble_members_by == "accuracy":
+        weights = np.array(accuracy) / sum(accuracy)
+    elif weight_ensemble_members_by == "log_loss_search":
+        weights = _log_loss_weights(checked_labels, [p.pred_probs for p in prepared], log_loss_search_T_values)
+    else:
+        weights = custom_weights
+    if verbose:
+        _print_ensemble_weights(weight_ensemble_members_by, weights, accuracy)
+    return scores.mean(axis=1) if weights is None else (scores * weights).sum(axis=1)
+
+
+def _print_ensemble_weights(scheme: str, weights, accuracy) -> None:
+    """cleanlab's printout of the weighting (``verbose=True``)."""
+    print(f"Weighting scheme for ensemble: {scheme}")
+    if scheme == "accuracy":
+        print("Ensemble members will be weighted by their relative accuracy")
+        for i, acc in enumerate(accuracy):
+            print(f"  Model {i} accuracy : {acc}")
+            print(f"  Model {i} weight   : {weights[i]}")
+    elif scheme == "log_loss_search":
+        print("Ensemble members will be weighted by log-loss between their predicted probabilities and given labels")
+        for i, weight in enumerate(weights):
+            print(f"  Model {i} weight   : {weight}")
+
+
+def find_top_issues(quality_scores: np.ndarray, *, top: int = 10) -> np.ndarray:
+    """Row numbers of the `top` lowest `quality_scores`, lowest first (equal scores by row number).
+
+    Parameters
+    ----------
+    quality_scores : np.ndarray (N,)
+        Any per-row quality score (label quality, outlier score, ...); lower is worse.
+    top : int or None, default=10
+        ``None`` or more than N returns all N rows.
+
+    Returns
+    -------
+    top_issue_indices : np.ndarray (min(top, N),) int
+    """
+    scores = np.asarray(quality_scores)
+    if scores.ndim != 1:
+        raise ValueError(f"quality_scores must be 1-D, got shape {scores.shape}")
+    if top is None or top > len(scores):
+        top = len(scores)
+    return stable_rank(scores)[:top]

@@ -102,7 +102,7 @@ PY_METHODS = {"cnt": _py_cnt, "eqn": _py_eqn, "marginal": _py_marginal, "margina
 def compute_py(ps, noise_matrix, inverse_noise_matrix, *, py_method="cnt", true_labels_class_counts=None):
     """Latent prior ``p(true label)``; ``cleanlab.internal.latent_algebra.compute_py``."""
     if py_method not in PY_METHODS:
-        raise ValueError(f"py_method must be one of {sorted(PY_METHODS)}, got {py_method!r}")
+        raise ValueError(f"py_method {py_method!r} should be in {sorted(PY_METHODS)}")
     py = PY_METHODS[py_method](ps, noise_matrix, inverse_noise_matrix, true_labels_class_counts)
     return clip_values(py, low=CLIPPING_LOWER_BOUND, high=1.0, new_sum=1.0)
 

@@ -55,6 +55,14 @@ class InvalidLabelsError(InputDataError):
     """``labels`` cannot be scored (wrong shape, not integers, out of range)."""
 
 
+class CleanlabAssertionError(InputDataError, AssertionError):
+    """An argument cleanlab 2.9 checks with ``assert``: a ``ValueError`` that is also an ``AssertionError``.
+
+    Why both: the check is explicit (an ``assert`` vanishes under ``python -O``), and code written against
+    cleanlab that catches ``AssertionError`` keeps working after switching.
+    """
+
+
 class ProbabilitiesRenormalisedWarning(UserWarning):
     """Some rows of ``pred_probs`` were off by rounding and were divided by their sums before scoring."""
 

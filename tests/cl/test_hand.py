@@ -105,8 +105,8 @@ def test_unknown_options_are_rejected():
         count.num_label_issues(LABELS, PROBS, estimation_method="nope")
     with pytest.raises(ValueError, match="num_to_remove_per_class"), pytest.warns(UserWarning):
         filter.find_label_issues(LABELS, PROBS, filter_by="confident_learning", num_to_remove_per_class=[1, 1, 1])
-    with pytest.raises(NotImplementedError):
-        filter.find_label_issues(LABELS, PROBS, multi_label=True)
+    with pytest.raises(TypeError, match="must be list when `multi_label=True`"):
+        filter.find_label_issues(LABELS, PROBS, multi_label=True)  # cleanlab's check: lists of class lists
 
 
 def test_summary_is_frozen():
