@@ -35,12 +35,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from labelaudit._cl.validation import validate_pred_probs
 from labelaudit.rank import get_label_quality_scores
 
 __all__ = [
     "convert_long_to_wide_dataset",
     "get_active_learning_scores",
+    "get_active_learning_scores_ensemble",
     "get_label_quality_multiannotator",
+    "get_label_quality_multiannotator_ensemble",
     "get_majority_vote_label",
 ]
 
@@ -80,43 +83,99 @@ def _to_matrix(labels_multiannotator: pd.DataFrame | np.ndarray) -> tuple[np.nda
     try:
         return source.astype(float), ids, index
     except (TypeError, ValueError) as exc:
-        raise ValueError("labels must be class indices 0..K-1 (map string labels to indices first)") from exc
+        raise ValueError(
+            "Labels cannot be strings, they must be zero-indexed integers corresponding to class indices "
+            "0..K-1 (map string labels to indices first)."
+        ) from exc
 
 
-def _validate(
-    matrix: np.ndarray, pred_probs: np.ndarray | None, annotator_ids: Any, *, allow_single_label: bool
-) -> None:
-    """Check the inputs once, raising a ValueError that names the offending items or annotators."""
+def _check_labels(matrix: np.ndarray, annotator_ids: Any, *, allow_single_label: bool) -> None:
+    """Check the (N, M) label matrix, in cleanlab's words (users grep for them), naming items or annotators."""
     if matrix.ndim != 2:
-        raise ValueError("labels_multiannotator must be 2D: one row per item, one column per annotator.")
+        raise ValueError(
+            "labels_multiannotator must be a 2D array or dataframe, each row represents an example and each column "
+            "represents an annotator."
+        )
     given = ~np.isnan(matrix)
     if not given.any(axis=1).all():
         rows = np.flatnonzero(~given.any(axis=1)).tolist()
-        raise ValueError(f"every item needs at least one label; items {rows[:10]} have none.")
+        raise ValueError(
+            "labels_multiannotator cannot have rows with all NaN, each example must have at least one label.\n"
+            f"Examples {rows[:10]} do not have any labels."
+        )
     if not given.any(axis=0).all():
         missing = np.flatnonzero(~given.any(axis=0))
         names = list(annotator_ids[missing]) if annotator_ids is not None else missing.tolist()
-        raise ValueError(f"every annotator needs at least one label; annotators {names[:10]} have none.")
+        raise ValueError(
+            "labels_multiannotator cannot have columns with all NaN, each annotator must annotator at least one "
+            f"example.\nAnnotators {names[:10]} did not label any examples."
+        )
     values = matrix[given]
     if values.size and not (np.isfinite(values).all() and (values >= 0).all() and (values == np.round(values)).all()):
         raise ValueError("labels must be integer class indices 0..K-1.")
     if not allow_single_label:
         if matrix.shape[1] <= 1:
-            raise ValueError("labels_multiannotator needs more than one annotator column; use rank scores.")
+            raise ValueError(
+                "labels_multiannotator must have more than one column.\nIf there is only one annotator, use "
+                "labelaudit.rank.get_label_quality_scores instead"
+            )
         if (given.sum(axis=1) == 1).all():
-            raise ValueError("every item has exactly one label; use single-label rank scores instead.")
+            raise ValueError(
+                "Each example only has one label, collapse the labels into a 1-D array and use "
+                "labelaudit.rank.get_label_quality_scores instead"
+            )
+
+
+def _check_probs_array(probs: object, name: str, *, ensemble: bool) -> bool:
+    """cleanlab's shape checks: (N, K) for the single-model functions, (P, N, K) for the ensemble ones."""
+    if not isinstance(probs, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array.")
+    wanted, other = (3, 2) if ensemble else (2, 3)
+    if probs.ndim != wanted:
+        message = f"{name} must be a {wanted}d array."
+        if probs.ndim == other:
+            version = "non-ensemble" if ensemble else "ensemble"
+            message += f" If you have a {other}d {name} array, use the {version} version of this function."
+        raise ValueError(message)
+    return ensemble
+
+
+def _validate(
+    matrix: np.ndarray,
+    pred_probs: np.ndarray | None,
+    annotator_ids: Any,
+    *,
+    allow_single_label: bool,
+    ensemble: bool = False,
+) -> None:
+    """Check the inputs once, raising a ValueError that names the offending items or annotators."""
+    _check_labels(matrix, annotator_ids, allow_single_label=allow_single_label)
     if pred_probs is None:
         return
-    if not isinstance(pred_probs, np.ndarray) or pred_probs.ndim != 2:
-        raise ValueError("pred_probs must be a 2D numpy array of shape (N, K).")
-    if len(pred_probs) != len(matrix):
-        raise ValueError(f"pred_probs has {len(pred_probs)} rows but labels_multiannotator has {len(matrix)}.")
-    if pred_probs.shape[1] < 2 or not np.isfinite(pred_probs).all() or (pred_probs < 0).any():
+    _check_probs_array(pred_probs, "pred_probs", ensemble=ensemble)
+    if pred_probs.shape[-2] != len(matrix):
+        raise ValueError(
+            f"pred_probs and labels_multiannotator must have same length: pred_probs has {pred_probs.shape[-2]} "
+            f"rows but labels_multiannotator has {len(matrix)}."
+        )
+    if pred_probs.shape[-1] < 2 or not np.isfinite(pred_probs).all() or (pred_probs < 0).any():
         raise ValueError("pred_probs needs at least two columns of finite, non-negative probabilities.")
-    if values.size and values.max() >= pred_probs.shape[1]:
+    values = matrix[~np.isnan(matrix)]
+    if values.size and values.max() >= pred_probs.shape[-1]:
         raise ValueError(
             f"pred_probs must have at least {int(values.max()) + 1} columns based on the largest class label."
         )
+
+
+def _probabilities(pred_probs: np.ndarray) -> np.ndarray:
+    """Each model's rows checked against the input policy of :mod:`labelaudit._cl.validation` (sums within 1e-3).
+
+    Stricter than cleanlab on purpose (``docs/scoring.md``): the consensus quality scores a posterior that mixes
+    these rows, so unnormalised rows would give meaningless scores. ActiveLab does not call this.
+    """
+    if pred_probs.ndim == 2:
+        return validate_pred_probs(pred_probs)
+    return np.stack([validate_pred_probs(probs) for probs in pred_probs])
 
 
 def _annotations(matrix: np.ndarray) -> _Annotations:
@@ -288,7 +347,7 @@ def _crowdlab_posterior(
                       + sum(w[m] * (p_agree if label[n, m] == k else p_other) for m labelling n))
                      / (model_weight + sum(w[m] for m labelling n))
     """
-    n_classes = pred_probs.shape[1]
+    n_classes = pred_probs.shape[-1]
     multi = ann.num_annotations != 1
     p_agree = _item_agreement(ann, consensus)[multi].mean()
     p_other = (1 - p_agree) / (n_classes - 1)
@@ -296,13 +355,18 @@ def _crowdlab_posterior(
     baseline_error = max(np.mean(on_multi != np.bincount(on_multi, minlength=n_classes).argmax()), _CLIP)
     annotator_error = 1 - _agreement_with_other_annotators(ann, n_classes, verbose=verbose)
     annotator_weight = np.clip(1 - annotator_error / baseline_error, _CLIP, None)
-    model_error = np.mean(pred_probs[multi].argmax(axis=1) != on_multi)
-    model_weight = max(1 - model_error / baseline_error, _CLIP) * np.sqrt(ann.num_annotations.mean())
+    models = pred_probs if pred_probs.ndim == 3 else pred_probs[np.newaxis]
+    model_error = np.array([np.mean(probs[multi].argmax(axis=1) != on_multi) for probs in models])
+    model_weight = np.maximum(1 - model_error / baseline_error, _CLIP) * np.sqrt(ann.num_annotations.mean())
 
     votes = _class_counts(ann, n_classes, weights=annotator_weight[ann.cols])
-    vote_weight = np.bincount(ann.rows, weights=annotator_weight[ann.cols], minlength=len(pred_probs))
-    post = pred_probs * model_weight + p_agree * votes + p_other * (vote_weight[:, None] - votes)
-    return post / (vote_weight + model_weight)[:, None], float(model_weight), annotator_weight
+    vote_weight = np.bincount(ann.rows, weights=annotator_weight[ann.cols], minlength=models.shape[1])
+    if pred_probs.ndim == 2:  # one model: its weight is a float, as in cleanlab
+        model_part, model_weight = pred_probs * model_weight[0], float(model_weight[0])
+    else:  # an ensemble: each model weighted by its own agreement with consensus
+        model_part = np.tensordot(model_weight, models, axes=1)
+    post = model_part + p_agree * votes + p_other * (vote_weight[:, None] - votes)
+    return post / (vote_weight + np.sum(model_weight))[:, None], model_weight, annotator_weight
 
 
 def _agreement_posterior(
@@ -322,6 +386,7 @@ def _crowdlab_annotator_quality(
     number of labels per item: the more the model is trusted, the more the scores count.
     """
     model_weight, annotator_weight = weights
+    model_weight = float(np.mean(model_weight))  # an ensemble's annotators are scored against its mean weight
     mean_score = _per_annotator_mean(ann, label_scores)
     scaled = np.sum(annotator_weight) * ann.num_annotations.mean() / ann.n_annotators
     w = model_weight / (model_weight + scaled)
@@ -384,6 +449,11 @@ def _consensus_stats(
     post, model_weight, annotator_weight = method.posterior(ann, pred_probs, label, verbose=verbose)
     quality = method.consensus_quality(label, post, agreement, kwargs)
     return _Consensus(label, quality, agreement, post, model_weight, annotator_weight)
+
+
+def _vote_tiebreak(pred_probs: np.ndarray) -> np.ndarray:
+    """Probabilities that break majority-vote ties: the model's, or the ensemble's mean (as cleanlab)."""
+    return pred_probs.mean(axis=0) if pred_probs.ndim == 3 else pred_probs
 
 
 def _best_quality_label(majority: _Consensus) -> np.ndarray:
@@ -535,13 +605,23 @@ def get_label_quality_multiannotator(
     methods = consensus_method if isinstance(consensus_method, list) else [consensus_method]
     unknown = [m for m in methods if m not in _CONSENSUS_METHODS]
     if unknown or not methods:
-        raise ValueError(f"consensus_method {unknown} is not in {sorted(_CONSENSUS_METHODS)}")
+        raise ValueError(
+            f"{unknown or methods} is not a valid consensus method! Please choose valid consensus_method(s): "
+            f"{sorted(_CONSENSUS_METHODS)}"
+        )
     if quality_method not in _QUALITY_METHODS:
-        raise ValueError(f"quality_method {quality_method!r} is not in {sorted(_QUALITY_METHODS)}")
+        raise ValueError(
+            f"{quality_method} is not a valid quality method! Please choose a valid quality_method: "
+            f"{sorted(_QUALITY_METHODS)}"
+        )
     if return_weights and quality_method != "crowdlab":
-        raise ValueError("model and annotator weights exist only for quality_method='crowdlab'.")
+        raise ValueError(
+            "Model and annotator weights are only applicable to the crowdlab quality method. Either set "
+            "return_weights=False or quality_method='crowdlab'."
+        )
     matrix, annotator_ids, index = _to_matrix(labels_multiannotator)
     _validate(matrix, pred_probs, annotator_ids, allow_single_label=False)
+    pred_probs = _probabilities(pred_probs)
     ann = _annotations(matrix)
     _warn_if_no_agreement(ann, pred_probs.shape[1])
     if calibrate_probs:
@@ -551,6 +631,59 @@ def get_label_quality_multiannotator(
         pred_probs,
         methods,
         _QUALITY_METHODS[quality_method],
+        dict(label_quality_score_kwargs),
+        flags=(return_detailed_quality, return_annotator_stats, return_weights),
+        ids=(annotator_ids, index),
+        verbose=verbose,
+    )
+
+
+def get_label_quality_multiannotator_ensemble(
+    labels_multiannotator: pd.DataFrame | np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    calibrate_probs: bool = False,
+    return_detailed_quality: bool = True,
+    return_annotator_stats: bool = True,
+    return_weights: bool = False,
+    verbose: bool = True,
+    label_quality_score_kwargs: Mapping[str, Any] = _NO_KWARGS,
+) -> dict[str, Any]:
+    """:func:`get_label_quality_multiannotator` (CROWDLAB, best-quality consensus) with an ensemble of models.
+
+    Each model gets its own weight from its agreement with consensus on items labelled several times; the
+    posterior is the weighted average of every model's probabilities and every annotator's vote. Majority-vote
+    ties are broken by the models' mean probabilities; annotators are scored against the models' mean weight.
+
+    Parameters
+    ----------
+    labels_multiannotator : pd.DataFrame or np.ndarray (N, M)
+        As in :func:`get_label_quality_multiannotator`.
+    pred_probs : np.ndarray (P, N, K)
+        Out-of-fold probabilities of each of P models (not modified, even with `calibrate_probs`).
+    calibrate_probs, return_detailed_quality, return_annotator_stats, return_weights, verbose :
+        As in :func:`get_label_quality_multiannotator` (each model is temperature-scaled on its own).
+    label_quality_score_kwargs : mapping, default={}
+        Used for every score, the consensus quality included (cleanlab 2.9 passes them only to the per-label
+        scores and fails with a ``TypeError`` on any key).
+
+    Returns
+    -------
+    dict
+        As :func:`get_label_quality_multiannotator`; ``model_weight`` is an np.ndarray (P,).
+    """
+    matrix, annotator_ids, index = _to_matrix(labels_multiannotator)
+    _validate(matrix, pred_probs, annotator_ids, allow_single_label=False, ensemble=True)
+    pred_probs = _probabilities(pred_probs)
+    ann = _annotations(matrix)
+    _warn_if_no_agreement(ann, pred_probs.shape[-1])
+    if calibrate_probs:
+        pred_probs = np.stack([_temperature_scale(p, _best_temperature(ann, p)) for p in pred_probs])
+    return _compute_label_quality(
+        ann,
+        pred_probs,
+        ["best_quality"],
+        _QUALITY_METHODS["crowdlab"],
         dict(label_quality_score_kwargs),
         flags=(return_detailed_quality, return_annotator_stats, return_weights),
         ids=(annotator_ids, index),
@@ -574,7 +707,7 @@ def _compute_label_quality(
     majority = _consensus_stats(
         ann,
         pred_probs,
-        _majority_vote(ann, pred_probs, pred_probs.shape[1]),
+        _majority_vote(ann, _vote_tiebreak(pred_probs), pred_probs.shape[-1]),
         quality,
         kwargs,
         verbose=verbose,
@@ -642,6 +775,118 @@ def _best_temperature(ann: _Annotations, pred_probs: np.ndarray) -> float:
     return float(fine[int(np.argmin([loss(t) for t in fine]))])
 
 
+def _check_active_learning_inputs(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, ensemble: bool) -> None:
+    """cleanlab's checks of the active-learning inputs, in its words."""
+    if pred_probs is None and pred_probs_unlabeled is None:
+        raise ValueError("pred_probs and pred_probs_unlabeled cannot both be None, specify at least one of the two.")
+    for name, probs in (("pred_probs", pred_probs), ("pred_probs_unlabeled", pred_probs_unlabeled)):
+        if probs is not None:
+            _check_probs_array(probs, name, ensemble=ensemble)
+            if not np.isfinite(probs).all() or (probs < 0).any():
+                raise ValueError(f"{name} must hold finite, non-negative scores.")
+    both = pred_probs is not None and pred_probs_unlabeled is not None
+    if both and pred_probs.shape[-1] != pred_probs_unlabeled.shape[-1]:
+        raise ValueError("pred_probs and pred_probs_unlabeled must have the same number of classes")
+    if pred_probs is not None and labels_multiannotator is None:
+        raise ValueError(
+            "labels_multiannotator cannot be None when passing in pred_probs. Either provide labels_multiannotator "
+            "to obtain active learning scores for the labeled examples, or just pass in pred_probs_unlabeled to "
+            "get active learning scores for unlabeled examples."
+        )
+
+
+class _ActiveLabWeights(NamedTuple):
+    """What scoring unlabelled items reuses from the labelled ones: temperatures and weights."""
+
+    temperatures: np.ndarray  # (P,), 1.0 when nothing was labelled or every item has one label
+    model_weight: np.ndarray  # (P,)
+    mean_annotator_weight: float
+
+
+def _self_confidence(probs: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """``probs[i, label[i]]`` with no check that rows sum to 1.
+
+    ActiveLab accepts unnormalised scores (cleanlab documents and tests it), so the strict input policy of
+    :func:`labelaudit.rank.get_label_quality_scores` does not apply here.
+    """
+    return probs[np.arange(len(label)), label]
+
+
+def _activelab_labelled(
+    labels_multiannotator: pd.DataFrame | np.ndarray, models: np.ndarray
+) -> tuple[np.ndarray, _ActiveLabWeights]:
+    """ActiveLab scores (N,) of labelled items from P models (P, N, K), and the weights the unlabelled reuse."""
+    matrix, annotator_ids, _ = _to_matrix(labels_multiannotator)
+    _validate(matrix, models, annotator_ids, allow_single_label=True, ensemble=True)
+    ann = _annotations(matrix)
+    n_models, _, n_classes = models.shape
+    if (ann.num_annotations == 1).all():
+        temperatures, model_weight = np.ones(n_models), np.ones(n_models)
+        annotator_weight = np.ones(ann.n_annotators)
+        average = models.mean(axis=0) if n_models > 1 else models[0]
+        quality = _self_confidence(average, _majority_vote(ann, average, n_classes))
+    else:
+        _warn_if_no_agreement(ann, n_classes)
+        temperatures = np.array([_best_temperature(ann, p) for p in models])
+        scaled = np.stack([_temperature_scale(p, t) for p, t in zip(models, temperatures, strict=True)])
+        info = _compute_label_quality(
+            ann,
+            scaled if n_models > 1 else scaled[0],
+            ["best_quality"],
+            _QUALITY_METHODS["crowdlab"],
+            {},
+            flags=(False, False, True),
+            ids=(annotator_ids, None),
+            verbose=False,
+        )
+        quality = info["label_quality"]["consensus_quality_score"].to_numpy()
+        model_weight, annotator_weight = np.atleast_1d(info["model_weight"]), info["annotator_weight"]
+    mean_weight = float(np.mean(annotator_weight))
+    item_weight = np.bincount(ann.rows, weights=annotator_weight[ann.cols], minlength=len(matrix))
+    item_weight = item_weight + np.sum(model_weight)
+    scores = (quality * item_weight + (1 / n_classes) * mean_weight) / (item_weight + mean_weight)
+    return scores, _ActiveLabWeights(temperatures, model_weight, mean_weight)
+
+
+def _activelab_unlabelled(models: np.ndarray, weights: _ActiveLabWeights) -> np.ndarray:
+    """ActiveLab scores (U,) of unlabelled items: the model's confidence mixed with one average annotator.
+
+    One model: its temperature-scaled top probability. An ensemble: the score of the models' majority-vote
+    class under the weighted average of the scaled models and a uniform "annotator" (cleanlab's).
+    """
+    n_classes = models.shape[-1]
+    scaled = np.stack([_temperature_scale(p, t) for p, t in zip(models, weights.temperatures, strict=True)])
+    if len(models) == 1:
+        return np.average(
+            np.stack([scaled[0].max(axis=1), np.full(scaled.shape[1], 1 / n_classes)]),
+            weights=[weights.model_weight[0], weights.mean_annotator_weight],
+            axis=0,
+        )
+    votes = _annotations(np.argmax(scaled, axis=2).T.astype(float))
+    label = _majority_vote(votes, scaled.mean(axis=0), n_classes)
+    mixed = np.average(
+        np.concatenate((scaled, np.full(scaled.shape[1:], 1 / n_classes)[np.newaxis])),
+        weights=np.concatenate((weights.model_weight, [weights.mean_annotator_weight])),
+        axis=0,
+    )
+    return _self_confidence(mixed, label)
+
+
+def _active_learning(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, ensemble: bool):
+    _check_active_learning_inputs(labels_multiannotator, pred_probs, pred_probs_unlabeled, ensemble=ensemble)
+    as_models = (lambda p: p) if ensemble else (lambda p: p[np.newaxis])
+    scores = np.array([])
+    reference = pred_probs if pred_probs is not None else pred_probs_unlabeled
+    n_models = len(reference) if ensemble else 1
+    weights = _ActiveLabWeights(np.ones(n_models), np.ones(n_models), 1.0)
+    if pred_probs is not None:
+        scores, weights = _activelab_labelled(labels_multiannotator, as_models(pred_probs))
+    unlabelled = np.array([])
+    if pred_probs_unlabeled is not None:
+        unlabelled = _activelab_unlabelled(as_models(pred_probs_unlabeled), weights)
+    return scores, unlabelled
+
+
 def get_active_learning_scores(
     labels_multiannotator: pd.DataFrame | np.ndarray | None = None,
     pred_probs: np.ndarray | None = None,
@@ -651,7 +896,9 @@ def get_active_learning_scores(
 
     The score is the weighted mean of the consensus quality (weight: the model's plus the item's annotators'
     CROWDLAB weights) and of ``1/K`` (weight: one average annotator), so items with few, unreliable labels
-    and an unsure model score lowest. Same as ``cleanlab.multiannotator.get_active_learning_scores``.
+    and an unsure model score lowest. Same as ``cleanlab.multiannotator.get_active_learning_scores``, including
+    its tolerance: `pred_probs` may be unnormalised scores (rows need not sum to 1; when every item has one
+    label they are used as they are, otherwise temperature scaling normalises them).
 
     Parameters
     ----------
@@ -666,56 +913,29 @@ def get_active_learning_scores(
     active_learning_scores_unlabeled : np.ndarray (U,)
         Empty without unlabelled data; comparable with the labelled scores.
     """
-    if pred_probs is None and pred_probs_unlabeled is None:
-        raise ValueError("pred_probs and pred_probs_unlabeled cannot both be None, specify at least one.")
-    temperature, model_weight, mean_annotator_weight = 1.0, 1.0, 1.0
-    scores = np.array([])
-    if pred_probs is not None:
-        if labels_multiannotator is None:
-            raise ValueError("labels_multiannotator is required with pred_probs.")
-        scores, temperature, model_weight, mean_annotator_weight = _labelled_active_learning(
-            labels_multiannotator, pred_probs
-        )
-    unlabeled_scores = np.array([])
-    if pred_probs_unlabeled is not None:
-        if pred_probs is not None and pred_probs.shape[1] != pred_probs_unlabeled.shape[1]:
-            raise ValueError("pred_probs and pred_probs_unlabeled must have the same number of classes")
-        confidence = _temperature_scale(pred_probs_unlabeled, temperature).max(axis=1)
-        n_classes = pred_probs_unlabeled.shape[1]
-        unlabeled_scores = (confidence * model_weight + mean_annotator_weight / n_classes) / (
-            model_weight + mean_annotator_weight
-        )
-    return scores, unlabeled_scores
+    return _active_learning(labels_multiannotator, pred_probs, pred_probs_unlabeled, ensemble=False)
 
 
-def _labelled_active_learning(
-    labels_multiannotator: pd.DataFrame | np.ndarray, pred_probs: np.ndarray
-) -> tuple[np.ndarray, float, float, float]:
-    matrix, annotator_ids, _ = _to_matrix(labels_multiannotator)
-    _validate(matrix, pred_probs, annotator_ids, allow_single_label=True)
-    ann = _annotations(matrix)
-    n_classes = pred_probs.shape[1]
-    if (ann.num_annotations == 1).all():
-        temperature, model_weight = 1.0, 1.0
-        annotator_weight = np.ones(ann.n_annotators)
-        quality = get_label_quality_scores(_majority_vote(ann, pred_probs, n_classes), pred_probs)
-    else:
-        temperature = _best_temperature(ann, pred_probs)
-        pred_probs = _temperature_scale(pred_probs, temperature)
-        info = get_label_quality_multiannotator(
-            matrix,
-            pred_probs,
-            return_annotator_stats=False,
-            return_detailed_quality=False,
-            return_weights=True,
-            verbose=False,
-        )
-        quality = info["label_quality"]["consensus_quality_score"].to_numpy()
-        model_weight, annotator_weight = info["model_weight"], info["annotator_weight"]
-    mean_weight = float(np.mean(annotator_weight))
-    item_weight = np.bincount(ann.rows, weights=annotator_weight[ann.cols], minlength=len(matrix)) + model_weight
-    scores = (quality * item_weight + mean_weight / n_classes) / (item_weight + mean_weight)
-    return scores, temperature, model_weight, mean_weight
+def get_active_learning_scores_ensemble(
+    labels_multiannotator: pd.DataFrame | np.ndarray | None = None,
+    pred_probs: np.ndarray | None = None,
+    pred_probs_unlabeled: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ActiveLab scores from an ensemble of P models, as :func:`get_active_learning_scores`.
+
+    Parameters
+    ----------
+    labels_multiannotator : pd.DataFrame or np.ndarray (N, M), optional
+    pred_probs : np.ndarray (P, N, K), optional
+    pred_probs_unlabeled : np.ndarray (P, U, K), optional
+        Not modified (cleanlab 2.9 temperature-scales the caller's arrays in place).
+
+    Returns
+    -------
+    active_learning_scores : np.ndarray (N,)
+    active_learning_scores_unlabeled : np.ndarray (U,)
+    """
+    return _active_learning(labels_multiannotator, pred_probs, pred_probs_unlabeled, ensemble=True)
 
 
 def convert_long_to_wide_dataset(labels_multiannotator_long: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,9 @@ import pytest
 from labelaudit.multiannotator import (
     convert_long_to_wide_dataset,
     get_active_learning_scores,
+    get_active_learning_scores_ensemble,
     get_label_quality_multiannotator,
+    get_label_quality_multiannotator_ensemble,
     get_majority_vote_label,
 )
 from tests.labelers.simulate import wide_labels
@@ -237,15 +239,15 @@ PROBS = np.array([[0.6, 0.4], [0.3, 0.7], [0.5, 0.5]])
 @pytest.mark.parametrize(
     ("labels", "probs", "match"),
     [
-        (np.array([[0, 1], [np.nan, np.nan]]), PROBS[:2], "at least one label"),
-        (np.array([[0, np.nan], [1, np.nan]]), PROBS[:2], "annotators \\[1\\]"),
-        (np.array([[0], [1]], dtype=float), PROBS[:2], "more than one annotator"),
-        (np.array([[0, np.nan], [np.nan, 1]]), PROBS[:2], "exactly one label"),
+        (np.array([[0, 1], [np.nan, np.nan]]), PROBS[:2], r"cannot have rows with all NaN(.|\n)*Examples \[1\]"),
+        (np.array([[0, np.nan], [1, np.nan]]), PROBS[:2], r"Annotators \[1\] did not label any examples"),
+        (np.array([[0], [1]], dtype=float), PROBS[:2], "must have more than one column"),
+        (np.array([[0, np.nan], [np.nan, 1]]), PROBS[:2], "Each example only has one label"),
         (np.array([[0, 2], [1, 1]], dtype=float), PROBS[:2], "at least 3 columns"),
         (np.array([[0, 0.5], [1, 1]]), PROBS[:2], "integer class indices"),
         (GOOD, np.array([[np.nan, 1.0], [0.3, 0.7], [0.5, 0.5]]), "finite"),
-        (GOOD, PROBS[:2], "rows"),
-        (np.array([["a", "b"], ["b", "b"]], dtype=object), PROBS[:2], "class indices"),
+        (GOOD, PROBS[:2], "must have same length"),
+        (np.array([["a", "b"], ["b", "b"]], dtype=object), PROBS[:2], "Labels cannot be strings"),
         ([[0, 1], [1, 1]], PROBS[:2], "NumPy array or Pandas DataFrame"),
     ],
 )
@@ -257,9 +259,9 @@ def test_bad_inputs_raise_value_errors(labels, probs, match):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"consensus_method": "dawid_skene"}, "consensus_method"),
-        ({"quality_method": "vote"}, "quality_method"),
-        ({"quality_method": "agreement", "return_weights": True}, "crowdlab"),
+        ({"consensus_method": "dawid_skene"}, "not a valid consensus method"),
+        ({"quality_method": "vote"}, "not a valid quality method"),
+        ({"quality_method": "agreement", "return_weights": True}, "only applicable to the crowdlab quality method"),
         ({"label_quality_score_kwargs": {"method": "entropy"}}, "entropy"),
         (
             {"label_quality_score_kwargs": {"method": "confidence_weighted_entropy", "adjust_pred_probs": True}},
@@ -279,3 +281,101 @@ def test_nullable_integer_frame_equals_float_frame():
     floats = get_label_quality_multiannotator(frame.astype(float), probs, verbose=False)
     for key, expected in floats.items():
         pd.testing.assert_frame_equal(nullable[key], expected)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Ensembles and ActiveLab as cleanlab 2.9 (issue 16)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _ensemble(seed: int):
+    labels, probs = wide_labels(seed)
+    rng = np.random.default_rng(seed)
+    other = rng.dirichlet(np.ones(probs.shape[1]), len(probs))
+    return labels, np.stack([probs, other, 0.5 * probs + 0.5 * other])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"return_weights": True}, {"calibrate_probs": True}, {"return_detailed_quality": False}]
+)
+def test_ensemble_matches_cleanlab(cleanlab_value_counts_fixed, seed, kwargs):
+    labels, models = _ensemble(seed)
+    before = models.copy()
+    ours = get_label_quality_multiannotator_ensemble(labels, models, verbose=False, **kwargs)
+    np.testing.assert_array_equal(models, before)  # cleanlab scales the caller's array in place; we do not
+    assert_same_result(
+        ours, _cleanlab(cm.get_label_quality_multiannotator_ensemble, labels, before, verbose=False, **kwargs)
+    )
+
+
+def test_active_learning_ensemble_matches_cleanlab(cleanlab_value_counts_fixed):
+    labels, models = _ensemble(2)
+    unlabelled = models[:, :20].copy()
+    ours = get_active_learning_scores_ensemble(labels, models, unlabelled)
+    theirs = _cleanlab(cm.get_active_learning_scores_ensemble, labels, models.copy(), unlabelled.copy())
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=ATOL)
+    only = get_active_learning_scores_ensemble(pred_probs_unlabeled=unlabelled)
+    np.testing.assert_allclose(
+        only[1], _cleanlab(cm.get_active_learning_scores_ensemble, pred_probs_unlabeled=unlabelled.copy())[1], atol=ATOL
+    )
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_active_learning_takes_unnormalised_scores_as_cleanlab_documents(ensemble):
+    """One label per item: the raw scores are used as they are (cleanlab's test uses np.random.random)."""
+    single = np.full((30, 3), np.nan)
+    single[np.arange(30), np.arange(30) % 3] = np.arange(30) % 4
+    raw = np.random.default_rng(3).random((2, 30, 4))
+    function, oracle = (
+        (get_active_learning_scores_ensemble, cm.get_active_learning_scores_ensemble)
+        if ensemble
+        else (get_active_learning_scores, cm.get_active_learning_scores)
+    )
+    probs = raw if ensemble else raw[0]
+    ours = function(single, probs, probs)
+    theirs = _cleanlab(oracle, single, probs.copy(), probs.copy())
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    ("function", "probs", "match"),
+    [
+        (get_label_quality_multiannotator, np.stack([PROBS[:2], PROBS[:2]]), "use the ensemble version"),
+        (get_label_quality_multiannotator_ensemble, PROBS[:2], "use the non-ensemble version"),
+        (get_label_quality_multiannotator_ensemble, np.stack([PROBS[:1], PROBS[:1]]), "must have same length"),
+    ],
+)
+def test_ensemble_shape_errors_say_which_version_to_use(function, probs, match):
+    with pytest.raises(ValueError, match=match):
+        function(np.array([[0, 1], [1, 1]], dtype=float), probs, verbose=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, ValueError, "cannot both be None"),
+        ({"pred_probs": PROBS}, ValueError, "labels_multiannotator cannot be None"),
+        ({"pred_probs": PROBS.tolist(), "labels_multiannotator": GOOD}, TypeError, "must be a numpy array"),
+        (
+            {"pred_probs": PROBS, "labels_multiannotator": GOOD, "pred_probs_unlabeled": PROBS[:, :1]},
+            ValueError,
+            "same number of classes",
+        ),
+    ],
+)
+def test_active_learning_errors_are_cleanlabs(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        get_active_learning_scores(**kwargs)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_quality_refuses_rows_not_summing_to_one_naming_them(ensemble):
+    """The documented difference: stricter than cleanlab for consensus quality, not for ActiveLab."""
+    probs = PROBS.copy()
+    probs[1] = [0.3, 0.5]
+    function = get_label_quality_multiannotator_ensemble if ensemble else get_label_quality_multiannotator
+    with pytest.raises(ValueError, match=r"row 1: .*do not sum to 1 within 0.001"):
+        function(GOOD, np.stack([probs, PROBS]) if ensemble else probs, verbose=False)
