@@ -2,8 +2,9 @@
 
 Mirrors ``cleanlab.token_classification`` (``filter``, ``rank``, ``summary``): same function names, argument
 names, order and defaults, and the same results (identical issues except among tokens tied exactly at a
-cut-off, ``labelaudit.filter.TIE_RULE``; scores equal to float rounding). Nothing is printed: the functions
-cleanlab uses to print return tables or text instead.
+cut-off, ``labelaudit.filter.TIE_RULE``; scores equal to float rounding). :func:`display_issues` and
+:func:`common_label_issues` print as cleanlab's do (to stdout, same lines), and also return their text or table;
+the highlighted token is marked ``[like this]`` at its position instead of coloured red wherever the word occurs.
 
 How: every token of every sentence is one row of a flat (T, K) problem (``labels[i][j]`` -> one flat label,
 ``pred_probs[i][j]`` -> one flat row), solved once by the multiclass core; ``offsets`` (S + 1,) map flat
@@ -16,6 +17,7 @@ summing to 1. Inputs are checked once in :func:`labelaudit.label_formats.flatten
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,6 +28,7 @@ import pandas as pd
 from labelaudit import filter as multiclass_filter
 from labelaudit import rank as multiclass_rank
 from labelaudit._cl.kernels import stable_rank
+from labelaudit._cl.validation import CleanlabAssertionError
 from labelaudit.label_formats import flatten_token_inputs
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "get_label_quality_scores",
     "highlight_token",
     "issues_from_scores",
+    "sentence_text",
 ]
 
 NO_KWARGS: Mapping = MappingProxyType({})
@@ -150,7 +154,10 @@ def _token_scores(flat: _Flat, method: str) -> np.ndarray:
 
 def _sentence_scores(token_scores: np.ndarray, flat: _Flat, method: str, kwargs: Mapping) -> np.ndarray:
     if method not in SENTENCE_SCORERS:
-        raise ValueError(f"sentence_score_method must be one of {sorted(SENTENCE_SCORERS)}, got {method!r}")
+        raise CleanlabAssertionError(
+            f"Invalid sentence_score_method {method!r} (sentence_score_method). Select from the following methods: "
+            f"{', '.join(SENTENCE_SCORERS)}"
+        )
     return SENTENCE_SCORERS[method](token_scores, flat, **dict(kwargs))
 
 
@@ -231,6 +238,36 @@ def _issue_arrays(issues, tokens, labels, pred_probs):
     return words, given, predicted
 
 
+CLASS_INDEX_NOTE = (
+    "Classes will be printed in terms of their integer index since `class_names` was not provided.\n"
+    "Specify this argument to see the string names of each class.\n"
+)
+
+
+def _print_common_issues(counts: pd.DataFrame, *, class_names, top: int, verbose: bool) -> None:
+    """cleanlab's printout of :func:`common_label_issues`: the `top` tokens, then (verbose) their confusions."""
+    totals = counts.groupby("token", sort=False)["num_label_issues"].sum()
+    totals = totals.sort_values(ascending=False, kind="stable").head(top)
+    if "given_label" not in counts:
+        for token, total in totals.items():
+            print(f"Token '{token}' is potentially mislabeled {total} times throughout the dataset\n")
+        return
+    if not class_names:
+        print("Classes will be printed in terms of their integer index since `class_names` was not provided. ")
+        print("Specify this argument to see the string names of each class. \n")
+    quote = "`" if class_names else ""
+    for token, total in totals.items():
+        print(f"Token '{token}' is potentially mislabeled {total} times throughout the dataset")
+        if verbose:
+            print("-" * 87)
+            for row in counts[counts["token"] == token].itertuples(index=False):
+                print(
+                    f"labeled as class {quote}{row.given_label}{quote} but predicted to actually be class "
+                    f"{quote}{row.predicted_label}{quote} {row.num_label_issues} times"
+                )
+        print()
+
+
 def common_label_issues(
     issues: list[tuple[int, int]],
     tokens: list[list[str]],
@@ -242,7 +279,10 @@ def common_label_issues(
     exclude: Sequence[tuple[int, int]] = (),
     verbose: bool = True,
 ) -> pd.DataFrame:
-    """The most common token-level confusions among `issues` (cleanlab prints them; we only return the table).
+    """The most common token-level confusions among `issues`, printed as cleanlab prints them, and returned.
+
+    Printed: the `top` most often flagged tokens with their counts, and (with `labels`, `pred_probs` and
+    `verbose`) each token's (given, predicted) confusions, most frequent first.
 
     Returns
     -------
@@ -250,8 +290,7 @@ def common_label_issues(
         With `labels` and `pred_probs`: ``token``, ``given_label``, ``predicted_label``, ``num_label_issues``,
         one row per (token text, given, predicted argmax) with a count > 0, pairs in `exclude` left out;
         otherwise ``token``, ``num_label_issues``. Most frequent first; equal counts in cleanlab's order
-        (token first seen first, then given, then predicted class). `top` and `verbose` only shaped
-        cleanlab's printout and are ignored.
+        (token first seen first, then given, then predicted class). Not limited by `top`, as cleanlab's.
     """
     words, given, predicted = _issue_arrays(issues, tokens, labels, pred_probs)
     order = pd.factorize(pd.Series(words, dtype=object))[0] if words else np.empty(0, dtype=np.int64)
@@ -276,8 +315,9 @@ def common_label_issues(
             counts["given_label"] = names[counts["given_label"].to_numpy()]
             counts["predicted_label"] = names[counts["predicted_label"].to_numpy()]
         columns = ["token", "given_label", "predicted_label", "num_label_issues"]
-    counts = counts.sort_values("num_label_issues", ascending=False, kind="stable")
-    return counts[columns].reset_index(drop=True)
+    counts = counts.sort_values("num_label_issues", ascending=False, kind="stable")[columns].reset_index(drop=True)
+    _print_common_issues(counts, class_names=class_names, top=top, verbose=verbose)
+    return counts
 
 
 def filter_by_token(token: str, issues: list[tuple[int, int]], tokens: list[list[str]]) -> list[tuple[int, int]]:
@@ -294,6 +334,46 @@ def highlight_token(sentence_tokens: Sequence[str], position: int, *, before: st
     return " ".join(f"{before}{t}{after}" if j == position else t for j, t in enumerate(sentence_tokens))
 
 
+def sentence_text(sentence_tokens: Sequence[str], position: int | None = None) -> str:
+    """The sentence as cleanlab's ``get_sentence`` writes it (no space before punctuation), token `position`
+    marked ``[like this]``."""
+    text = ""
+    for j, token in enumerate(sentence_tokens):
+        shown = f"[{token}]" if j == position else token
+        text += f" {shown}" if token not in string.punctuation or token in ("-", "(") else shown
+    return text.replace(" '", "'").replace("( ", "(").strip()
+
+
+def _issue_block(issue, tokens, labels, pred_probs, name) -> list[str] | None:
+    """cleanlab's lines for one issue, or ``None`` when it is excluded."""
+    if not isinstance(issue, tuple):
+        return [f"Sentence issue: {sentence_text(tokens[issue])}"]
+    i, j = issue
+    given = labels[i][j] if labels else None
+    predicted = int(np.argmax(pred_probs[i][j])) if pred_probs else None
+    if given is not None and predicted is not None and (given, predicted) in name.excluded:
+        return None
+    lines = [f"Sentence index: {i}, Token index: {j}", f"Token: {tokens[i][j]}"]
+    if given is not None and predicted is not None:
+        lines.append(f"Given label: {name(given)}, predicted label according to provided pred_probs: {name(predicted)}")
+    elif given is not None:
+        lines.append(f"Given label: {name(given)}")
+    elif predicted is not None:
+        lines.append(f"Predicted label according to provided pred_probs: {name(predicted)}")
+    return [*lines, "----", sentence_text(tokens[i], j)]
+
+
+class _Names:
+    """Class index -> shown name (the index itself without `class_names`), and the excluded pairs."""
+
+    def __init__(self, class_names, exclude) -> None:
+        self.class_names = class_names
+        self.excluded = {tuple(pair) for pair in exclude}
+
+    def __call__(self, k: int):
+        return self.class_names[k] if self.class_names else k
+
+
 def display_issues(
     issues: list,
     tokens: list[list[str]],
@@ -304,33 +384,26 @@ def display_issues(
     class_names: list[str] | None = None,
     top: int = 20,
 ) -> str:
-    """Text describing the first `top` issues with the token highlighted (cleanlab prints; we return it).
+    """Print the first `top` issues with their sentence, as cleanlab does, and return the printed text.
 
     `issues` are (sentence, token) pairs or sentence numbers; pairs whose (given, predicted) is in `exclude`
-    are skipped when both `labels` and `pred_probs` are given.
+    are skipped when both `labels` and `pred_probs` are given. The token is marked ``[like this]``.
     """
     blocks = []
-    excluded = {tuple(pair) for pair in exclude}
-    name = (lambda k: class_names[k]) if class_names else (lambda k: k)
+    name = _Names(class_names, exclude)
     for issue in issues:
         if len(blocks) == top:
             break
-        if not isinstance(issue, tuple):
-            blocks.append(f"Sentence issue: {' '.join(tokens[issue])}")
-            continue
-        i, j = issue
-        lines = [f"Sentence index: {i}, Token index: {j}", f"Token: {tokens[i][j]}"]
-        given = labels[i][j] if labels is not None else None
-        predicted = int(np.argmax(pred_probs[i][j])) if pred_probs is not None else None
-        if given is not None and predicted is not None and (given, predicted) in excluded:
-            continue
-        if given is not None:
-            lines.append(f"Given label: {name(given)}")
-        if predicted is not None:
-            lines.append(f"Predicted label according to provided pred_probs: {name(predicted)}")
-        lines += ["----", highlight_token(tokens[i], j)]
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+        block = _issue_block(issue, tokens, labels, pred_probs, name)
+        if block is not None:
+            blocks.append("\n".join(block))
+    note = CLASS_INDEX_NOTE + "\n" if not class_names and (labels or pred_probs) else ""
+    text = note + "\n\n\n".join(blocks)
+    if blocks and len(blocks) < min(top, len(issues)):
+        text += "\n\n"  # cleanlab ends with a blank line when fewer than `top` issues were shown
+    if text:
+        print(text)
+    return text
 
 
 # --- one call for the audit flow -----------------------------------------------------------------------------
