@@ -8,6 +8,11 @@
 
 The cleaned frame keeps the input's columns and row order; only the label column changes or rows go. The
 :class:`ExportRecord` says what was done so the run can store it beside the file.
+
+Files meant for spreadsheets (``.csv``, ``.tsv``, and the review sheets of :mod:`labelaudit.feedback`) go
+through :func:`write_spreadsheet_text`: a text cell a spreadsheet would run as a formula gets a leading ``'``
+(OWASP's advice against CSV injection), and records end in CRLF so a value holding a line break is quoted and
+stays one record. :func:`restore_formulas` undoes the prefix exactly. Parquet keeps every value as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +24,16 @@ from types import MappingProxyType
 
 import pandas as pd
 
-__all__ = ["STRATEGIES", "ExportRecord", "clean_dataset", "write_dataset"]
+__all__ = [
+    "FORMULA_START",
+    "STRATEGIES",
+    "ExportRecord",
+    "clean_dataset",
+    "neutralise_formulas",
+    "restore_formulas",
+    "write_dataset",
+    "write_spreadsheet_text",
+]
 
 RESULT_COLUMNS = ("is_issue", "suggested_label", "suggested_confidence")
 
@@ -137,18 +151,68 @@ def clean_dataset(
     return cleaned, record
 
 
+#: What makes a spreadsheet read a text cell as a formula (OWASP, CSV injection): tab and CR included.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_text_column(values: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(values) or values.dtype == object
+
+
+def _guarded(value: object) -> bool:
+    """Text that starts, after any quotes, with a formula character (so its ``'`` prefix round-trips)."""
+    return isinstance(value, str) and value.lstrip("'").startswith(FORMULA_START)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` in which text cells a spreadsheet would evaluate start with ``'``.
+
+    Only text is touched: numbers in numeric columns (``-3.2``) stay numbers. Text already starting with quotes
+    before a formula character gets one more quote, so :func:`restore_formulas` gives every value back exactly.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if _is_text_column(values):
+            risky = values.map(_guarded).astype(bool)
+            if risky.any():
+                safe[column] = values.astype(object).mask(risky, "'" + values[risky].astype(str))
+    return safe
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas` on a sheet read back as text (one leading ``'`` removed)."""
+    restored = frame.copy()
+    for column in restored.columns:
+        values = restored[column]
+        if _is_text_column(values):
+            quoted = values.map(lambda v: isinstance(v, str) and v.startswith("'") and _guarded(v)).astype(bool)
+            if quoted.any():
+                restored[column] = values.astype(object).mask(quoted, values[quoted].astype(str).str[1:])
+    return restored
+
+
+def write_spreadsheet_text(frame: pd.DataFrame, path: str | Path, *, sep: str = ",") -> None:
+    """Write ``frame`` as CSV (or TSV with ``sep="\\t"``) for spreadsheets: formulas neutralised, CRLF records.
+
+    With ``\\r\\n`` as the record end, the csv module quotes every value holding a ``\\r`` or ``\\n``; with pandas'
+    default ``\\n`` a lone carriage return went out unquoted and split the record.
+    """
+    neutralise_formulas(frame).to_csv(path, index=False, sep=sep, lineterminator="\r\n")
+
+
 _WRITERS: Mapping[str, Callable[[pd.DataFrame, Path], None]] = MappingProxyType(
     {
-        ".parquet": lambda frame, path: frame.to_parquet(path, index=False),
+        ".parquet": lambda frame, path: frame.to_parquet(path, index=False),  # exact values
         ".pq": lambda frame, path: frame.to_parquet(path, index=False),
-        ".csv": lambda frame, path: frame.to_csv(path, index=False),
-        ".tsv": lambda frame, path: frame.to_csv(path, index=False, sep="\t"),
+        ".csv": lambda frame, path: write_spreadsheet_text(frame, path),
+        ".tsv": lambda frame, path: write_spreadsheet_text(frame, path, sep="\t"),
     }
 )
 
 
 def write_dataset(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as Parquet or CSV/TSV, chosen by the file extension; returns the path written."""
+    """Write ``frame`` as Parquet (exact) or CSV/TSV (for spreadsheets), by the file extension; returns the path."""
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:

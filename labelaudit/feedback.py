@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 
 from labelaudit.errors import InputDataError, RunNotFoundError
-from labelaudit.export import ExportRecord, clean_dataset, write_dataset
+from labelaudit.export import ExportRecord, clean_dataset, restore_formulas, write_dataset, write_spreadsheet_text
 from labelaudit.review import (
     DEFAULT_EDGES,
     VERDICTS,
@@ -97,39 +97,16 @@ def review_sheet(store: AuditStore, run_id: str) -> pd.DataFrame:
     return sheet
 
 
-#: Text a spreadsheet would run as a formula when a reviewer opens the sheet (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise_formulas(sheet: pd.DataFrame) -> pd.DataFrame:
-    """Prefix ``'`` to text cells a spreadsheet would evaluate; :func:`_restore_formulas` undoes it on import."""
-    safe = sheet.copy()
-    for column in safe.columns:
-        if not (pd.api.types.is_string_dtype(safe[column]) or safe[column].dtype == object):
-            continue
-        values = safe[column]
-        # Text already starting with quotes before a formula character gets one more, so the import's
-        # stripping of one quote restores every value exactly.
-        risky = values.map(lambda v: isinstance(v, str) and v.lstrip("'").startswith(_FORMULA_START))
-        safe.loc[risky, column] = "'" + values[risky]
-    return safe
-
-
-def _restore_formulas(sheet: pd.DataFrame) -> pd.DataFrame:
-    restored = sheet.copy()
-    for column in restored.columns:
-        values = restored[column]
-        guarded = values.str.startswith("'") & values.str.lstrip("'").str.startswith(_FORMULA_START)
-        restored.loc[guarded, column] = values[guarded].str[1:]
-    return restored
-
-
 def write_review_sheet(store: AuditStore, run_id: str, output: str | Path) -> tuple[Path, int]:
-    """Write :func:`review_sheet` as CSV (formula-like text neutralised); returns the path and the row count."""
+    """Write :func:`review_sheet` as CSV for a spreadsheet; returns the path and the row count.
+
+    Formula-like text is neutralised and records end in CRLF (:func:`labelaudit.export.write_spreadsheet_text`);
+    :func:`import_verdicts` restores the values, so the unmodified sheet imports back onto the stored rows.
+    """
     sheet = review_sheet(store, run_id)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _neutralise_formulas(sheet).to_csv(path, index=False)
+    write_spreadsheet_text(sheet, path)
     return path, len(sheet)
 
 
@@ -160,7 +137,7 @@ def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewe
     raw = path.read_bytes()
     try:
         sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # Excel writes a BOM
-        sheet = _restore_formulas(sheet)
+        sheet = restore_formulas(sheet)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputDataError(f"cannot be read as a review CSV: {exc}", source=str(path)) from exc
     with store.connect() as con:

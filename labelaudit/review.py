@@ -197,8 +197,9 @@ def cutoff_for_target_precision(
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Strip text cells; empty strings become missing."""
-    text = frame.astype("string").apply(lambda col: col.str.strip())
+    """Strip text cells, except ids (matched exactly: an id may end in a space or a carriage return); empty
+    strings become missing."""
+    text = frame.astype("string").apply(lambda col: col if col.name == "id" else col.str.strip())
     return text.mask(text == "")
 
 

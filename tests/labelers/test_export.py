@@ -79,3 +79,33 @@ def test_write_by_extension_round_trips(tmp_path, name):
 def test_unknown_extension_is_refused(tmp_path):
     with pytest.raises(ValueError, match="xlsx"):
         write_dataset(DATA, tmp_path / "out.xlsx")
+
+
+HOSTILE = pd.DataFrame(
+    {
+        "id": ["a", "b", "c", "d", "e", "f"],
+        "text": ['=HYPERLINK("http://evil.example","col")', "+1", "-2", "@SUM(A1)", "\tx", "fine\rline"],
+        "delta": [-3.2, 1.5, -0.25, 0.0, 2.0, -7.0],
+    }
+)
+
+
+@pytest.mark.parametrize(("name", "sep"), [("out.csv", ","), ("out.tsv", "\t")])
+def test_spreadsheet_exports_neutralise_formulas_and_keep_numbers(tmp_path, name, sep):
+    path = write_dataset(HOSTILE, tmp_path / name)
+    back = pd.read_csv(path, sep=sep, keep_default_na=False)
+    assert back["text"].tolist() == [
+        '\'=HYPERLINK("http://evil.example","col")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tx",
+        "fine\rline",  # quoted, so the record is not split
+    ]
+    assert back["delta"].tolist() == HOSTILE["delta"].tolist()  # negative numbers stay numbers
+    assert pd.api.types.is_float_dtype(back["delta"])
+
+
+def test_parquet_exports_keep_exact_values(tmp_path):
+    back = pd.read_parquet(write_dataset(HOSTILE, tmp_path / "out.parquet"))
+    pd.testing.assert_frame_equal(back, HOSTILE, check_dtype=False)
