@@ -116,7 +116,7 @@ def read_columns(
     Small files are read whole by the same reader the flow uses, so a malformed file fails here with the
     reader's own message; larger ones are checked by their header only.
     """
-    from labelaudit.ingest import preflight, read_batch
+    from labelaudit.ingest import ReadOptions, preflight, read_batch, sniff_dialect
 
     preflight(source, options=read_options)  # cheap: URL and query, size vs budget, binary content, delimiter
     if source.startswith("duckdb:"):
@@ -132,7 +132,9 @@ def read_columns(
         return list(pq.read_schema(file).names)
     import pandas as pd
 
-    head = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else None, nrows=50, engine="python")
+    fmt = "tsv" if file.suffix.lower() == ".tsv" else "csv"
+    delimiter, encoding, _ = sniff_dialect(file, fmt, read_options or ReadOptions())
+    head = pd.read_csv(file, sep=delimiter, encoding=encoding, nrows=50)
     return [str(c) for c in head.columns]
 
 

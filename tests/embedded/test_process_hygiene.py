@@ -84,7 +84,8 @@ def labelaudit_command() -> list[str]:
 
 def run_audit(project: Project, case: Case, marker: str) -> tuple[int, str, float, str]:
     run_id = f"hygiene-{uuid.uuid4().hex[:8]}"
-    env = {**project.env(), MARKER: marker, "PYTHONUNBUFFERED": "1"}
+    # INFO: the log file's "Beginning flow run" line is what an interrupting case waits for
+    env = {**project.env(), MARKER: marker, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
     env.pop("PREFECT_API_URL", None)  # the embedded path: the command starts its own API
     command = [*labelaudit_command(), "audit", case.source, "--dataset", case.dataset, "--run-id", run_id]
     started = time.monotonic()
@@ -96,6 +97,7 @@ def run_audit(project: Project, case: Case, marker: str) -> tuple[int, str, floa
             if log.exists() and "Beginning flow run" in log.read_text(errors="replace"):
                 break
             time.sleep(0.05)
+        assert process.poll() is None, f"{case.name}: ended before the flow began\n{process.communicate()}"
         process.send_signal(case.signal)
     stdout, stderr = process.communicate(timeout=600)
     return process.returncode, run_id, time.monotonic() - started, stdout.decode() + stderr.decode()
