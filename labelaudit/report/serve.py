@@ -15,6 +15,7 @@ any other response gets one that allows nothing.
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import logging
 import os
@@ -52,7 +53,7 @@ def page_policy(path: Path) -> str:
         with path.open("rb") as handle:
             match = _META_POLICY.search(handle.read(_HEAD_BYTES))
         if match:
-            return match.group(1).decode("ascii", errors="replace")
+            return html.unescape(match.group(1).decode("ascii", errors="replace"))  # the report writes &#39;
     return STRICT_POLICY
 
 

@@ -30,6 +30,10 @@ def folder(tmp_path: Path) -> Path:
         "content=\"default-src 'none'; style-src 'sha256-abc'\"></head><body>report</body></html>",
         encoding="utf-8",
     )
+    (root / "ds" / "run" / "escaped.html").write_text(  # as jinja2's autoescape writes the report's policy
+        '<head><meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;"></head>',
+        encoding="utf-8",
+    )
     (root / "ds" / "run" / "data.json").write_text("{}", encoding="utf-8")
     (root / "empty").mkdir()
     os.symlink(outside / "secret.txt", root / "passwd.txt")
@@ -95,6 +99,12 @@ def test_every_response_has_a_policy_and_nosniff(server, path):
         assert policy == "default-src 'none'; style-src 'sha256-abc'; frame-ancestors 'self'"
     else:
         assert policy == f"{STRICT_POLICY}; frame-ancestors 'self'"
+
+
+def test_an_escaped_page_policy_is_sent_unescaped(server):
+    assert _get(server, "/ds/run/escaped.html").getheader("Content-Security-Policy") == (
+        "default-src 'none'; frame-ancestors 'self'"
+    )
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.org", "::"])
