@@ -196,10 +196,24 @@ def cutoff_for_target_precision(
     return Cutoff(cut, float(precision[i]), int(flagged[i]), n, target, "ok")
 
 
-def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Strip text cells, except ids (matched exactly: an id may end in a space or a carriage return); empty
-    strings become missing."""
-    text = frame.astype("string").apply(lambda col: col if col.name == "id" else col.str.strip())
+def _normalise(frame: pd.DataFrame, known_ids: set[str]) -> pd.DataFrame:
+    """Strip text cells and match ids to the known ones; empty strings become missing.
+
+    An id is taken as written when it is known (ids may end in a space or a carriage return), else as the one
+    known id it equals once both are stripped (a spreadsheet user's stray space), else stripped.
+    """
+    text = frame.astype("string")
+    by_stripped: dict[str, list[str]] = {}
+    for known in known_ids:
+        by_stripped.setdefault(known.strip(), []).append(known)
+
+    def match(value: object) -> object:
+        if not isinstance(value, str) or value in known_ids:
+            return value
+        candidates = by_stripped.get(value.strip(), [])
+        return candidates[0] if len(candidates) == 1 else value.strip()
+
+    text = text.apply(lambda col: col.map(match).astype("string") if col.name == "id" else col.str.strip())
     return text.mask(text == "")
 
 
@@ -241,7 +255,8 @@ def validate_verdicts(
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ReviewImportError([(f"missing columns {missing}", [])], source=source)
-    frame = _normalise(df.reset_index(drop=True)).reindex(columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])
+    ids = {str(i) for i in known_ids}
+    frame = _normalise(df.reset_index(drop=True), ids).reindex(columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])
     frame["verdict"] = frame["verdict"].str.lower()
     frame["corrected_label"] = frame["corrected_label"].where(
         frame["verdict"] != "error", frame["corrected_label"].fillna(frame["suggested"])
@@ -250,7 +265,7 @@ def validate_verdicts(
     labels = {str(label) for label in known_labels}
     problems = [
         (what, (np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)) + 1).tolist())
-        for what, mask in _checks(frame, score, {str(i) for i in known_ids}, labels).items()
+        for what, mask in _checks(frame, score, ids, labels).items()
     ]
     problems = [(what, rows) for what, rows in problems if rows]
     if problems:
