@@ -27,6 +27,7 @@ from typer.core import TyperGroup
 # No network here or at many users' sites: Prefect's telemetry would only log connection errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+
 class _OneLineErrors(TyperGroup):
     """Every command's :class:`~labelaudit.errors.LabelAuditError` becomes one ``error:`` line and its exit code.
 
@@ -189,9 +190,7 @@ def audit(
             model=model,
             probabilities=probabilities,
             run_id=run_id,
-            database=str(settings.database),
-            reports=settings.reports_dir,
-            expectations=str(settings.expectations_dir),
+            **settings.locations(),
             data_docs=data_docs,
             annotations=annotations,
             delimiter=delimiter,
@@ -248,9 +247,7 @@ def score(
             id_column=id_column,
             label_column=label_column,
             run_id=run_id,
-            database=str(settings.database),
-            reports=settings.reports_dir,
-            expectations=str(settings.expectations_dir),
+            **settings.locations(),
             memory_budget=memory_budget,
             return_state=True,
         )

@@ -68,6 +68,10 @@ class Settings:
         """Where each run's log file goes (``LABELAUDIT_LOGS``; default ``labelaudit-logs/`` beside the database)."""
         return _env_path("LABELAUDIT_LOGS", str(self.database.parent / "labelaudit-logs"))
 
+    def locations(self) -> dict[str, str]:
+        """The three locations as the flows take them (``database``, ``reports``, ``expectations`` parameters)."""
+        return {"database": str(self.database), "reports": self.reports_dir, "expectations": str(self.expectations_dir)}
+
     def with_overrides(self, **values: object) -> Settings:
         """Return a copy with the non-``None`` values replaced (CLI options that were given)."""
         given = {k: v for k, v in values.items() if v is not None}

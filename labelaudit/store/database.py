@@ -263,9 +263,7 @@ class AuditStore:
         """
         host = socket.gethostname()
         with self.transaction() as con:
-            rows = con.execute(
-                f"SELECT run_id, pid FROM runs WHERE ({_UNFINISHED}) AND host = ?", [host]
-            ).fetchall()
+            rows = con.execute(f"SELECT run_id, pid FROM runs WHERE ({_UNFINISHED}) AND host = ?", [host]).fetchall()
             dead = [run_id for run_id, pid in rows if pid is not None and not _pid_alive(pid)]
             for run_id in dead:
                 self._mark_failed(con, run_id, "the process running it stopped before it finished (killed or crashed)")
