@@ -364,19 +364,24 @@ def _stop_on_signals() -> Iterator[None]:
         yield
         return
 
+    received: list[str] = []
+
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(received[-1])
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     except KeyboardInterrupt as exc:
-        name = str(exc) or "SIGINT"
-        typer.secho(f"interrupted ({name}): the run is marked failed", err=True)
-        raise typer.Exit(128 + signal.Signals[name].value) from None
+        received.append(str(exc) or "SIGINT")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    # Also when Prefect turned the interrupt into a crashed state or another error instead of re-raising it.
+    if received:
+        typer.secho(f"interrupted ({received[0]}): the run is marked failed", err=True)
+        raise typer.Exit(128 + signal.Signals[received[0]].value)
 
 
 def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool, log_path: Path | None = None) -> None:

@@ -22,8 +22,9 @@ def command_logging(log_path: Path, *, verbose: bool) -> Iterator[Path]:
     """Send this process's logs (Prefect's included) to ``log_path``; keep Prefect's console output only if verbose.
 
     Prefect configures its logging lazily, on the first flow run; it is configured here first so that its
-    console handlers exist to be quietened (and are restored afterwards, for callers running several commands in
-    one process, like the tests).
+    console handlers exist to be quietened. They stay quiet after the block: the command's process has nothing
+    more of Prefect's to show (its workers draining at exit). The file handler is removed, so callers running
+    several commands in one process (the tests) get one log file per command.
     """
     from prefect.logging.configuration import ensure_logging_setup
     from prefect.logging.handlers import PrefectConsoleHandler
@@ -43,14 +44,14 @@ def command_logging(log_path: Path, *, verbose: bool) -> Iterator[Path]:
     levels = [handler.level for handler in consoles]
     for logger in watched[:2]:
         logger.addHandler(file_handler)
-    if not verbose:
-        for handler in consoles:
-            handler.setLevel(logging.CRITICAL + 1)
+    for handler in consoles:
+        handler.setLevel(logging.NOTSET if verbose else logging.CRITICAL + 1)
     try:
         yield log_path
     finally:
-        for handler, level in zip(consoles, levels, strict=True):
-            handler.setLevel(level)
+        if verbose:  # quiet stays quiet: what Prefect says while draining its workers at exit is not for the user
+            for handler, level in zip(consoles, levels, strict=True):
+                handler.setLevel(level)
         for logger in watched[:2]:
             logger.removeHandler(file_handler)
         file_handler.close()
