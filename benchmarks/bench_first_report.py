@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 GOALS = {"first report": 10.0, "second audit": 6.0, "bad input": 3.0}
-COMMAND = [sys.executable, "-m", "flows.cli", "audit", "data/penguins/penguins_batch.csv"]
+COMMAND = [sys.executable, "-m", "labelaudit.flows.cli", "audit", "data/penguins/penguins_batch.csv"]
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str], expected: int) -> tuple[float, dict[str, float]]:

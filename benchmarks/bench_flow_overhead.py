@@ -75,7 +75,7 @@ def run_direct(source: str, dataset: str, expectations: Path, database: Path, re
 
 
 def run_flow(source: str, dataset: str, expectations: Path, database: Path, reports: Path) -> str:
-    from flows.audit import audit
+    from labelaudit.flows.audit import audit
 
     state = audit(
         dataset=dataset, source=source, database=str(database), reports=str(reports),

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     database.unlink(missing_ok=True)
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     command = [
-        sys.executable, "-m", "flows.cli", "score", str(source), "--dataset", "bench", "--json",
+        sys.executable, "-m", "labelaudit.flows.cli", "score", str(source), "--dataset", "bench", "--json",
         "--memory-budget", args.memory_budget, "--db", str(database), "--reports", str(project / "reports"),
         "--expectations", str(project / "expectations"),
     ]  # fmt: skip

@@ -76,8 +76,9 @@ def main() -> None:
     try:
         _wait(lambda: httpx.get(f"{api}/health").status_code == 200, 120)
         processes.append(
-            subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--reports-port", "0"], cwd=scratch, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            subprocess.Popen([sys.executable, "-m", "labelaudit.flows.cli", "serve", "--reports-port", "0"],
+                             cwd=scratch, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
         )  # fmt: skip
         client = httpx.Client(base_url=api, timeout=30)
         _wait(lambda: client.get("/deployments/name/audit/penguins-audit").status_code == 200, 120)

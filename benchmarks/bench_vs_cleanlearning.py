@@ -51,7 +51,7 @@ def run_cleanlearning(batch: SyntheticBatch) -> set[str]:
 
 
 def run_audit(batch: SyntheticBatch, database: Path, reports: Path) -> str:
-    from flows.audit import audit
+    from labelaudit.flows.audit import audit
 
     state = audit(
         dataset=batch.dataset, source=str(batch.csv), database=str(database), reports=str(reports),

@@ -13,12 +13,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from labelaudit.flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
+from labelaudit.flows.runners import task_submitter
+from labelaudit.tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
+from labelaudit.tasks.ingest import ingest, validate_schema
+from labelaudit.tasks.labelers import prepare_labels, profile_labelers
+from labelaudit.tasks.publish import publish_report
+from labelaudit.tasks.runs import finish_run, start_run
+from labelaudit.tasks.score import quality_gate, score
+from labelaudit.tasks.sequences import fit_sequence_fold, score_sequences
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
-from flows.runners import task_submitter
 from labelaudit.errors import LabelAuditError
 from labelaudit.ingest import ReadOptions
 from labelaudit.preflight import load_bundle
@@ -26,13 +33,6 @@ from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.stages_sequences import SequenceFitInputs
 from labelaudit.store import AuditStore
-from tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
-from tasks.ingest import ingest, validate_schema
-from tasks.labelers import prepare_labels, profile_labelers
-from tasks.publish import publish_report
-from tasks.runs import finish_run, start_run
-from tasks.score import quality_gate, score
-from tasks.sequences import fit_sequence_fold, score_sequences
 
 
 @flow(name="audit", flow_run_name="audit-{dataset}", log_prints=False)

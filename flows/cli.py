@@ -180,8 +180,7 @@ def audit(
 
     def run(run_id: str) -> Any:
         import great_expectations  # noqa: F401  (the validation stage's: imported while the API boots)
-
-        from flows.audit import audit as audit_flow
+        from labelaudit.flows.audit import audit as audit_flow
 
         return lambda: audit_flow(
             dataset=dataset,
@@ -239,7 +238,7 @@ def score(
         return check_score_inputs(settings, dataset, probabilities)
 
     def run(run_id: str) -> Any:
-        from flows.score_probabilities import score_probabilities
+        from labelaudit.flows.score_probabilities import score_probabilities
 
         return lambda: score_probabilities(
             dataset=dataset,
@@ -271,8 +270,9 @@ def _run_flow(
     process reads the source's columns and imports the flow and its heavy dependencies. Every exit path, SIGTERM
     and Ctrl-C included, stops the server: ``PrefectApi`` is a context manager.
     """
-    from flows.command_logging import command_logging
-    from flows.prefect_api import PrefectApi, PrefectServerError
+    from labelaudit.flows.command_logging import command_logging
+    from labelaudit.flows.prefect_api import PrefectApi, PrefectServerError
+
     from labelaudit.errors import LabelAuditError
     from labelaudit.run_ids import check_run_id, new_run_id
 
@@ -618,7 +618,7 @@ def serve(
         project = load_project_config(config)
     except LabelAuditError as exc:
         _fail(exc)
-    from flows.prefect_api import PrefectApi, PrefectServerError
+    from labelaudit.flows.prefect_api import PrefectApi, PrefectServerError
 
     with PrefectApi(on_slow=_say_slow) as api:
         if api.kind == "temporary":
@@ -629,7 +629,7 @@ def serve(
                 err=True,
             )
         _publish_reports_for_links(project, reports_port)
-        from flows.deployments import serve_project
+        from labelaudit.flows.deployments import serve_project
 
         try:
             api.ready()
@@ -653,8 +653,8 @@ def server_start(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 
 
     Example: labelaudit server start --port 4200
     """
-    from flows.local_server import start_local_server
-    from flows.prefect_api import PrefectServerError
+    from labelaudit.flows.local_server import start_local_server
+    from labelaudit.flows.prefect_api import PrefectServerError
 
     try:
         api_url = start_local_server(port)
@@ -670,7 +670,7 @@ def server_stop() -> None:
 
     Example: labelaudit server stop
     """
-    from flows.local_server import stop_local_server
+    from labelaudit.flows.local_server import stop_local_server
 
     typer.echo("stopped the Prefect server" if stop_local_server() else "no labelaudit Prefect server was running")
 
@@ -681,8 +681,8 @@ def server_status() -> None:
 
     Example: labelaudit server status
     """
-    from flows.local_server import running_local_server
-    from flows.prefect_api import is_healthy
+    from labelaudit.flows.local_server import running_local_server
+    from labelaudit.flows.prefect_api import is_healthy
 
     configured = os.environ.get("PREFECT_API_URL")
     if configured:

@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from labelaudit.flows.audit import audit
+from labelaudit.flows.recurring import audit_new_batches
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
 
-from flows.audit import audit
-from flows.recurring import audit_new_batches
 from labelaudit.project_config import DatasetConfig, ProjectConfig, load_project_config
 
 TAGS = ["labelaudit"]

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from flows.prefect_api import DEFAULT_START_TIMEOUT, PrefectServerError, is_healthy
+from labelaudit.flows.prefect_api import DEFAULT_START_TIMEOUT, PrefectServerError, is_healthy
 
 DEFAULT_PORT = 4200
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from labelaudit.tasks.artifacts import publish_artifacts
+from labelaudit.tasks.publish import publish_report
 from prefect import get_run_logger
 from prefect.states import Completed, Failed, State
 
@@ -12,8 +14,6 @@ from labelaudit.errors import LabelAuditError
 from labelaudit.gate import GateResult
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore
-from tasks.artifacts import publish_artifacts
-from tasks.publish import publish_report
 
 
 def publish_failure_report(store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None = None) -> Any:

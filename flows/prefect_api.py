@@ -4,7 +4,7 @@ A flow run needs a Prefect API. In order of preference a command uses:
 
 1. ``PREFECT_API_URL`` when it is set: the user's own server or Prefect Cloud, untouched.
 2. The long-lived local server started by ``labelaudit server start`` (the user asked for it; its UI lists every
-   audit run from the command line). See :mod:`flows.local_server`.
+   audit run from the command line). See :mod:`labelaudit.flows.local_server`.
 3. Otherwise a temporary ``prefect server start`` (API only, no UI, no background services) on a free loopback
    port, started by this process and stopped when the command ends.
 
@@ -200,7 +200,7 @@ class PrefectApi:
     """The API a command uses (see the module docstring); ``ready()`` waits for it, ``close()`` ends it."""
 
     def __init__(self, log_path: Path | None = None, on_slow: Callable[[float], None] | None = None) -> None:
-        from flows.local_server import running_local_server
+        from labelaudit.flows.local_server import running_local_server
 
         self._on_slow = on_slow
         self._server: TemporaryPrefectServer | None = None

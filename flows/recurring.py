@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from labelaudit.flows.audit import audit
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
-from flows.audit import audit
 from labelaudit.batches import NewBatch, find_new_batches
 from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 
 @task(

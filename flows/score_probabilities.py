@@ -14,20 +14,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from labelaudit.flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
+from labelaudit.tasks.outofcore import check_probabilities, ingest_metadata, score_out_of_core
+from labelaudit.tasks.publish import publish_report
+from labelaudit.tasks.runs import finish_run, start_run
+from labelaudit.tasks.score import quality_gate
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
 from labelaudit.errors import LabelAuditError
 from labelaudit.preflight import load_bundle
 from labelaudit.settings import Settings, parse_bytes
 from labelaudit.stages_outofcore import duckdb_memory_limit
 from labelaudit.store import AuditStore
-from tasks.outofcore import check_probabilities, ingest_metadata, score_out_of_core
-from tasks.publish import publish_report
-from tasks.runs import finish_run, start_run
-from tasks.score import quality_gate
 
 
 @flow(name="score-probabilities", flow_run_name="score-{dataset}", log_prints=False)

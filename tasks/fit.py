@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -16,7 +17,6 @@ from labelaudit.crossval import FoldPlan, FoldResult, fit_fold
 from labelaudit.definition import DatasetBundle, DatasetDefinition
 from labelaudit.store import AuditStore
 from labelaudit.store.database import code_version
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 #: How long a fitted fold stays reusable; after that a re-run refits.
 FOLD_CACHE_EXPIRATION = timedelta(days=7)

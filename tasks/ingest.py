@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -12,7 +13,6 @@ from labelaudit.definition import DatasetBundle, check_suite
 from labelaudit.gx_runner import SuiteOutcome
 from labelaudit.ingest import ReadOptions
 from labelaudit.store import AuditStore
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 
 @task(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -11,7 +12,6 @@ from labelaudit.definition import DatasetBundle
 from labelaudit.feedback import dataset_verdicts
 from labelaudit.labelers import LabelerProfiles
 from labelaudit.store import AuditStore
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 _RETRY = {
     "cache_policy": NO_CACHE,

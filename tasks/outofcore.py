@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -12,7 +13,6 @@ from labelaudit import stages_outofcore
 from labelaudit.definition import DatasetBundle
 from labelaudit.stages_outofcore import CheckResult, OutOfCoreScore, ProbabilityTable
 from labelaudit.store import AuditStore
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 #: Seconds between progress lines while a pass streams the file.
 PROGRESS_EVERY = 10.0

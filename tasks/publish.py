@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from labelaudit.report import PublishedReport, publish_run
 from labelaudit.store import AuditStore
 from labelaudit.store.database import utcnow
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 
 @task(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from labelaudit.store import AuditStore
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 
 @task(

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from labelaudit.tasks.fit import FOLD_CACHE_EXPIRATION
+from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -20,8 +22,6 @@ from labelaudit.definition import DatasetBundle, DatasetDefinition
 from labelaudit.scoring import ScoredBatch
 from labelaudit.store import AuditStore
 from labelaudit.store.database import code_version
-from tasks.fit import FOLD_CACHE_EXPIRATION
-from tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 
 
 def sequence_fold_cache_key(context: Any, parameters: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 Prefect keeps its own state under PREFECT_HOME; tests point it at a temporary folder so they neither read nor
 change the developer's Prefect settings and database. One Prefect API server, started the way the CLI starts
-its temporary one (``flows.prefect_api``), serves the whole session: every in-process flow and every CLI
+its temporary one (``labelaudit.flows.prefect_api``), serves the whole session: every in-process flow and every CLI
 subprocess a test starts uses it through ``PREFECT_API_URL``, so no test waits for a server of its own, and
 none is left behind. Tests of the embedded path itself (``tests/embedded``) remove ``PREFECT_API_URL``.
 """
@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from flows.prefect_api import TemporaryPrefectServer, use_api_url
+from labelaudit.flows.prefect_api import TemporaryPrefectServer, use_api_url
 
 REPO = Path(__file__).resolve().parents[1]
 

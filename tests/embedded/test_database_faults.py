@@ -77,7 +77,7 @@ def read_only_database(project: Project, tmp_path: Path) -> Path:
 
 
 def test_read_commands_read_a_database_they_may_not_write(project: Project, read_only_database: Path) -> None:
-    command = [sys.executable, "-m", "flows.cli", "runs", "--db", str(read_only_database), "--json"]
+    command = [sys.executable, "-m", "labelaudit.flows.cli", "runs", "--db", str(read_only_database), "--json"]
     done = _read_only_mount(project.root, read_only_database.parent, command)
     assert done.returncode == 0, done.stderr
     assert '"ro-run"' in done.stdout
@@ -85,7 +85,7 @@ def test_read_commands_read_a_database_they_may_not_write(project: Project, read
 
 def test_audit_refuses_a_database_it_may_not_write(project: Project, read_only_database: Path) -> None:
     batch = project.data / "penguins" / "penguins_batch.csv"
-    command = [sys.executable, "-m", "flows.cli", "audit", str(batch), "--dataset", "penguins",
+    command = [sys.executable, "-m", "labelaudit.flows.cli", "audit", str(batch), "--dataset", "penguins",
                "--db", str(read_only_database), "--expectations", str(project.expectations),
                "--reports", str(project.root / "reports-elsewhere")]  # fmt: skip
     done = _read_only_mount(project.root, read_only_database.parent, command)

@@ -80,7 +80,7 @@ class Case:
 
 
 def labelaudit_command() -> list[str]:
-    return [sys.executable, "-m", "flows.cli"]
+    return [sys.executable, "-m", "labelaudit.flows.cli"]
 
 
 def run_audit(project: Project, case: Case, marker: str) -> tuple[int, str, float, str]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from labelaudit.flows.cli import app
 from typer.testing import CliRunner
 
-from flows.cli import app
 from tests.conftest import Project
 
 

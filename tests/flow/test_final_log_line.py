@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+from labelaudit.flows.audit import audit
 
-from flows.audit import audit
 from tests.conftest import Project
 
 BASE_URL = "http://127.0.0.1:8765/"

@@ -41,8 +41,8 @@ def test_killed_run_leaves_no_partial_output(project: Project) -> None:
     assert code == 0, stderr
     good_scores = query(project.database, "SELECT * FROM scores WHERE run_id = ?", [good["run_id"]])
     big = _big_batch(project)
-    command = [sys.executable, "-m", "flows.cli", "audit", str(big), "--dataset", "penguins", "--no-data-docs",
-               "--run-id", "killed-run", *project.options()]  # fmt: skip
+    command = [sys.executable, "-m", "labelaudit.flows.cli", "audit", str(big), "--dataset", "penguins",
+               "--no-data-docs", "--run-id", "killed-run", *project.options()]  # fmt: skip
     child = subprocess.Popen(command, env=project.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120

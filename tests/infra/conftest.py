@@ -166,7 +166,16 @@ def served(prefect_server: PrefectServer) -> Iterator[ServedProject]:
     env.pop("LABELAUDIT_REPORT_BASE_URL", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "--config", str(config), "--reports-port", str(reports_port)],
+            [
+                sys.executable,
+                "-m",
+                "labelaudit.flows.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--reports-port",
+                str(reports_port),
+            ],
             cwd=root,
             env=env,
             stdout=out,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from tasks.artifacts import artifact_key, render_summary
+from labelaudit.tasks.artifacts import artifact_key, render_summary
 
 
 def _summary(**changes: object) -> dict[str, object]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from labelaudit.flows.deployments import build_deployments, parameters_of
 
-from flows.deployments import build_deployments, parameters_of
 from labelaudit.batches import find_new_batches
 from labelaudit.ingest import file_sha256
 from labelaudit.project_config import ProjectConfigError, load_project_config

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from labelaudit.flows.audit import audit
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
-from flows.audit import audit
 from tests.conftest import Project
 from tests.flow.helpers import query
 from tests.infra.conftest import PrefectServer

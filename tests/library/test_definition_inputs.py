@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from labelaudit.flows.cli import app
 from typer.testing import CliRunner
 
-from flows.cli import app
 from labelaudit.definition import check_suite, load_dataset
 from labelaudit.errors import DefinitionError
 from tests.conftest import REPO

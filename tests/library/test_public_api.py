@@ -148,5 +148,6 @@ def test_library_layer_never_imports_prefect_or_cleanlab() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             offenders += [f"{path.relative_to(root)}: {n}" for n in names
-                          if n.split(".")[0] in {"prefect", "prefect_dask", "cleanlab", "flows", "tasks"}]  # fmt: skip
+                          if n.split(".")[0] in {"prefect", "prefect_dask", "cleanlab", "flows", "tasks"}
+                          or n.startswith(("labelaudit.flows", "labelaudit.tasks"))]  # fmt: skip
     assert offenders == []

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import typer
+from labelaudit.flows.cli import app
 from typer.testing import CliRunner
 
-from flows.cli import app
 from labelaudit.store import AuditStore
 from labelaudit.store.queries import flagged_rows, recent_runs
 from tests.conftest import REPO

@@ -9,9 +9,9 @@ from pathlib import Path
 from threading import Thread
 
 import pytest
+from labelaudit.flows.cli import app
 from typer.testing import CliRunner
 
-from flows.cli import app
 from labelaudit.report import report_server_url, serve_reports
 from labelaudit.report.serve import STRICT_POLICY, UnsafeHostError
 
