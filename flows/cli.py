@@ -273,27 +273,17 @@ def _run_flow(
     from labelaudit.flows.command_logging import command_logging
     from labelaudit.flows.prefect_api import PrefectApi, PrefectServerError
 
-    from labelaudit.errors import LabelAuditError
     from labelaudit.run_ids import check_run_id, new_run_id
 
-    try:
-        run_id = check_run_id(run_id) if run_id else new_run_id()
-    except LabelAuditError as exc:
-        _fail(exc)
+    run_id = check_run_id(run_id) if run_id else new_run_id()
     log_path = _log_path(settings.log_dir, run_id)
     clock = _Phases()
     quick_checks, source_checks = checks
     with clock.phase("checks"):
-        try:
-            bundle = quick_checks()
-        except LabelAuditError as exc:
-            _fail(exc)
+        bundle = quick_checks()
     with _stop_on_signals(), clock.phase("shutdown", at_exit=True), PrefectApi(log_path, on_slow=_say_slow) as api:
         with clock.phase("source_checks"):
-            try:
-                source_checks(bundle)
-            except LabelAuditError as exc:
-                _fail(exc)
+            source_checks(bundle)
         with clock.phase("imports"):
             call = prepare(run_id)
         with clock.phase("api_wait"):
@@ -451,18 +441,14 @@ def init(
 
     Example: labelaudit init batch.csv --dataset products --label category --id sku
     """
-    from labelaudit.errors import LabelAuditError
     from labelaudit.infer_definition import write_definition
 
     settings = _settings(expectations_dir=expectations)
-    try:
-        options = _read_options(source, delimiter, encoding)
-        folder = write_definition(
-            source, dataset, settings.expectations_dir, label_column=label, id_column=id_column, overwrite=force,
-            options=options,
-        )  # fmt: skip
-    except LabelAuditError as exc:
-        _fail(exc)
+    options = _read_options(source, delimiter, encoding)
+    folder = write_definition(
+        source, dataset, settings.expectations_dir, label_column=label, id_column=id_column, overwrite=force,
+        options=options,
+    )  # fmt: skip
     typer.echo(f"wrote {folder}/dataset.json, suite.json and quality.json: review them, then run")
     typer.echo(f"  labelaudit audit {source} --dataset {dataset}")
 
@@ -611,13 +597,9 @@ def serve(
 
     Example: labelaudit serve --config labelaudit.toml --limit 2
     """
-    from labelaudit.errors import LabelAuditError
     from labelaudit.project_config import load_project_config
 
-    try:
-        project = load_project_config(config)
-    except LabelAuditError as exc:
-        _fail(exc)
+    project = load_project_config(config)
     from labelaudit.flows.prefect_api import PrefectApi, PrefectServerError
 
     with PrefectApi(on_slow=_say_slow) as api:
@@ -746,15 +728,11 @@ def export_cleaned(
 
     Example: labelaudit export 20261124-120301-a1b2c3 --strategy relabel --threshold 0.9 --output cleaned.parquet
     """
-    from labelaudit.errors import LabelAuditError
     from labelaudit.feedback import export_run
 
     if strategy not in ("remove", "relabel", "consensus"):
         _fail(ValueError(f"--strategy must be remove, relabel or consensus, not {strategy!r}"))
-    try:
-        path, record = export_run(_store(db), run_id, strategy=strategy, output=output, threshold=threshold)
-    except LabelAuditError as exc:
-        _fail(exc)
+    path, record = export_run(_store(db), run_id, strategy=strategy, output=output, threshold=threshold)
     typer.echo(
         f"wrote {path}: {record.rows_out} of {record.rows_in} rows, {record.rows_removed} removed, "
         f"{record.labels_changed} labels changed ({record.strategy})"
@@ -771,13 +749,9 @@ def review_export(
 
     Example: labelaudit review export 20261124-120301-a1b2c3 --output review.csv
     """
-    from labelaudit.errors import LabelAuditError
     from labelaudit.feedback import write_review_sheet
 
-    try:
-        path, rows = write_review_sheet(_store(db), run_id, output)
-    except LabelAuditError as exc:
-        _fail(exc)
+    path, rows = write_review_sheet(_store(db), run_id, output)
     typer.echo(f"wrote {rows} flagged rows to {path}; fill in verdict and corrected_label, then run")
     typer.echo(f"  labelaudit review import {path} --run {run_id}")
 
@@ -793,13 +767,9 @@ def review_import(
 
     Example: labelaudit review import review.csv --run 20261124-120301-a1b2c3 --reviewer alice
     """
-    from labelaudit.errors import LabelAuditError
     from labelaudit.feedback import import_verdicts
 
-    try:
-        result = import_verdicts(_store(db), path, run_id=run_id, reviewer=reviewer)
-    except LabelAuditError as exc:
-        _fail(exc)
+    result = import_verdicts(_store(db), path, run_id=run_id, reviewer=reviewer)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.counts.items())
     if result.already_imported:
         typer.echo(f"{path} was already imported for run {run_id} (import {result.import_id}); nothing changed")
