@@ -111,7 +111,8 @@ class TemporaryPrefectServer:
 
     def wait_ready(self, on_slow: Callable[[float], None] | None = None, *, retries: int = 3) -> str:
         """Block until the API answers; return its URL. ``on_slow(seconds)`` is called once after 15 s."""
-        assert self.process is not None, "start() first"
+        if self.process is None:
+            raise RuntimeError("start() the server before waiting for it")
         warned = False
         while True:
             elapsed = time.monotonic() - self._started_at
@@ -122,7 +123,7 @@ class TemporaryPrefectServer:
                     continue
                 raise PrefectServerError(
                     f"the temporary Prefect server exited with status {self.process.returncode} before it was "
-                    "ready; run with --verbose to see its log, or set PREFECT_API_URL to a server of your own"
+                    "ready (its output is in the run's log); or set PREFECT_API_URL to a server of your own"
                 )
             if is_healthy(self.api_url):
                 return self.api_url
