@@ -75,7 +75,7 @@ class Case:
     name: str
     source: str
     expected_exit: int
-    signal: signal.Signals | None = None  # sent once the flow has begun
+    signal: signal.Signals | None = None  # sent once the batch is ingested (the run is stored)
     dataset: str = "penguins"
 
 
@@ -85,7 +85,7 @@ def labelaudit_command() -> list[str]:
 
 def run_audit(project: Project, case: Case, marker: str) -> tuple[int, str, float, str]:
     run_id = f"hygiene-{uuid.uuid4().hex[:8]}"
-    # INFO: the log file's "Beginning flow run" line is what an interrupting case waits for
+    # INFO: the log file's "ingested" line (the run is registered) is what an interrupting case waits for
     env = {**project.env(), MARKER: marker, "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
     env.pop("PREFECT_API_URL", None)  # the embedded path: the command starts its own API
     command = [*labelaudit_command(), "audit", case.source, "--dataset", case.dataset, "--run-id", run_id]
@@ -95,7 +95,7 @@ def run_audit(project: Project, case: Case, marker: str) -> tuple[int, str, floa
         log = project.root / "labelaudit-logs" / f"{run_id}.log"
         deadline = time.monotonic() + 300
         while process.poll() is None and time.monotonic() < deadline:
-            if log.exists() and "Beginning flow run" in log.read_text(errors="replace"):
+            if log.exists() and "ingested 344 rows" in log.read_text(errors="replace"):  # the run is stored
                 break
             time.sleep(0.05)
         assert process.poll() is None, f"{case.name}: ended before the flow began\n{process.communicate()}"
