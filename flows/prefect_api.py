@@ -164,8 +164,13 @@ class TemporaryPrefectServer:
 
 @contextlib.contextmanager
 def use_api_url(api_url: str) -> Iterator[str]:
-    """Point this process's Prefect at ``api_url`` for the block (environment, and settings if already loaded)."""
+    """Point this process's Prefect at ``api_url`` for the block (environment, and settings if already loaded).
+
+    Prefect's log and event workers are process-wide and keep the API they were started with: they are drained
+    (and so restarted on next use) on the way in and out, or events of the block's runs would go to the other API.
+    """
     previous = os.environ.get("PREFECT_API_URL")
+    _drain_prefect_workers()
     os.environ["PREFECT_API_URL"] = api_url
     try:
         if "prefect.settings" in sys.modules:  # settings already read from the environment: update them too
@@ -176,6 +181,7 @@ def use_api_url(api_url: str) -> Iterator[str]:
         else:
             yield api_url
     finally:
+        _drain_prefect_workers()
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from labelaudit.flows.prefect_api import use_api_url
 
 from tests.conftest import REPO, Project
 
@@ -75,8 +76,6 @@ class PrefectServer:
 
 @pytest.fixture(scope="package")
 def prefect_server() -> Iterator[PrefectServer]:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     home = Path(tempfile.mkdtemp(prefix="labelaudit-prefect-server-"))
     port = free_port()
     env = {
@@ -97,19 +96,13 @@ def prefect_server() -> Iterator[PrefectServer]:
             start_new_session=True,
         )
     server = PrefectServer(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/api", home)
-    old_api_url = os.environ.get("PREFECT_API_URL")
     try:
         _wait_for(lambda: httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200, "prefect server",
                   process, log)  # fmt: skip
-        os.environ["PREFECT_API_URL"] = server.api_url  # for the processes the tests start
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):  # for this one
+        with use_api_url(server.api_url):  # for this process and the processes the tests start
             yield server
     finally:
         _stop(process)
-        if old_api_url is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = old_api_url
         shutil.rmtree(home, ignore_errors=True)
 
 
