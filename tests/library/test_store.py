@@ -93,6 +93,39 @@ def test_runs_of_dead_processes_are_marked_failed(tmp_path: Path) -> None:
     assert store.run(run)["status"] == "failed" and store.run(alive)["status"] == "running"
 
 
+def test_a_run_killed_before_its_report_is_not_left_completed(tmp_path: Path) -> None:
+    """Killed between storing its verdict and publishing: ``completed`` would promise a report that is not there."""
+    store = AuditStore(tmp_path / "audit.duckdb")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    unpublished = store.begin_run(dataset="d", source=None, params={})
+    published = store.begin_run(dataset="d", source=None, params={})
+    for run in (unpublished, published):
+        store.finish_run(run, status="completed", verdict="accepted", message="batch accepted")
+    store.set_report_path(published, "reports/d/x/index.html", started_at=utcnow())
+    with store.transaction() as con:
+        con.execute("UPDATE runs SET pid = ?", [int(dead.stdout)])
+
+    assert store.recover_stale_runs() == [unpublished]
+    assert (
+        store.run(unpublished)["status"] == "failed"
+        and "stopped before it finished" in store.run(unpublished)["message"]
+    )
+    assert store.run(published)["status"] == "completed"
+
+
+def test_fail_run_marks_only_unfinished_runs(tmp_path: Path) -> None:
+    store = AuditStore(tmp_path / "audit.duckdb")
+    running, done = store.begin_run(dataset="d", source=None, params={}), store.begin_run(dataset="d", source=None,
+                                                                                           params={})  # fmt: skip
+    store.finish_run(done, status="rejected", verdict="rejected", message="breached")
+    store.set_report_path(done, "reports/d/y/index.html", started_at=utcnow())
+
+    assert store.fail_run(running, "interrupted (SIGTERM)") is True
+    assert store.fail_run(done, "interrupted (SIGTERM)") is False
+    assert store.run(running)["status"] == "failed" and store.run(running)["message"] == "interrupted (SIGTERM)"
+    assert store.run(done)["status"] == "rejected" and store.run(done)["message"] == "breached"
+
+
 def test_lock_held_by_another_process_is_waited_for_then_reported(tmp_path: Path) -> None:
     path = tmp_path / "audit.duckdb"
     AuditStore(path).begin_run(dataset="d", source=None, params={})
