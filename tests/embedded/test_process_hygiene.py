@@ -151,6 +151,9 @@ def test_twenty_audits_under_load_leave_nothing_behind(project: Project) -> None
             # SIGKILL leaves the server to the kernel's parent-death signal: give it time to shut down.
             left = wait_until_gone(marker, 30 if case.signal == signal.SIGKILL else 3)
             assert left == [], f"{case.name} left processes behind: {left}"
+            if case.expected_exit in (0, 1):  # the summary, not a wall of Prefect's log lines (they are in the file)
+                assert "| INFO" not in output and "Traceback" not in output, output
+                assert output.splitlines()[0].startswith("run "), output
             if case.expected_exit == 2:
                 assert seconds < BAD_INPUT_SECONDS, f"{case.name}: bad input took {seconds:.1f} s"
                 assert output.count("\n") <= 2 and "Traceback" not in output, output
