@@ -143,7 +143,7 @@ class TemporaryPrefectServer:
         process, self.process = self.process, None
         if process is None:
             return
-        _drain_prefect_workers()
+        drain_prefect_workers()
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
@@ -170,7 +170,7 @@ def use_api_url(api_url: str) -> Iterator[str]:
     (and so restarted on next use) on the way in and out, or events of the block's runs would go to the other API.
     """
     previous = os.environ.get("PREFECT_API_URL")
-    _drain_prefect_workers()
+    drain_prefect_workers()
     os.environ["PREFECT_API_URL"] = api_url
     try:
         if "prefect.settings" in sys.modules:  # settings already read from the environment: update them too
@@ -181,14 +181,14 @@ def use_api_url(api_url: str) -> Iterator[str]:
         else:
             yield api_url
     finally:
-        _drain_prefect_workers()
+        drain_prefect_workers()
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
 
 
-def _drain_prefect_workers(timeout: float = 10.0) -> None:
+def drain_prefect_workers(timeout: float = 10.0) -> None:
     """Send the logs and events Prefect still holds to the API while it is up (before a temporary one stops).
 
     Prefect drains these workers itself at interpreter exit, which is after a command's server is stopped: the
