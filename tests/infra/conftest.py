@@ -73,6 +73,15 @@ class PrefectServer:
     home: Path
 
 
+def _drain_prefect_workers() -> None:
+    """Send what Prefect's log and events workers hold, and drop them: the next ones use the current API."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=10)
+
+
 @pytest.fixture(scope="package")
 def prefect_server() -> Iterator[PrefectServer]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -102,8 +111,12 @@ def prefect_server() -> Iterator[PrefectServer]:
         _wait_for(lambda: httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200, "prefect server",
                   process, log)  # fmt: skip
         os.environ["PREFECT_API_URL"] = server.api_url  # for the processes the tests start
+        # Prefect keeps one events worker per process, bound to the API it first sent to: drained (and so
+        # dropped) here, task runs (sent as events) reach this server, not the session's (see events/worker.py)
+        _drain_prefect_workers()
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):  # for this one
             yield server
+        _drain_prefect_workers()
     finally:
         _stop(process)
         if old_api_url is None:
