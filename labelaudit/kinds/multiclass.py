@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from labelaudit import crowd, stages
-from labelaudit.crossval import FoldResult
+from labelaudit.crossval import FoldResult, fit_fold
 from labelaudit.definition import DatasetBundle, DatasetDefinition
 from labelaudit.feedback import dataset_verdicts
 from labelaudit.scoring import ScoredBatch
@@ -52,8 +52,6 @@ class MulticlassKind:
         return np.ascontiguousarray(inputs.labels).tobytes()
 
     def fit_fold(self, inputs: FitInputs, fold: int, frame: pd.DataFrame, definition: DatasetDefinition) -> FoldResult:
-        from labelaudit.crossval import fit_fold
-
         return fit_fold(frame, inputs.labels, len(inputs.classes), inputs.plan, fold, definition)
 
     def store_fit(
