@@ -21,7 +21,6 @@ from labelaudit.tasks.labelers import prepare_labels, profile_labelers
 from labelaudit.tasks.publish import publish_report
 from labelaudit.tasks.runs import finish_run, start_run
 from labelaudit.tasks.score import quality_gate, score
-from labelaudit.tasks.sequences import fit_sequence_fold, score_sequences
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
@@ -31,7 +30,6 @@ from labelaudit.ingest import ReadOptions
 from labelaudit.preflight import load_bundle
 from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
-from labelaudit.stages_sequences import SequenceFitInputs
 from labelaudit.store import AuditStore
 
 
@@ -108,34 +106,26 @@ def audit(
         # -- out-of-fold probabilities ---------------------------------------------------------------------------
         inputs = plan_fit(store, run_id, batch, bundle, probabilities is not None)
         if probabilities is not None:
-            probs, metrics = load_probabilities(store, run_id, probabilities, batch, inputs)
+            probs, metrics = load_probabilities(store, run_id, probabilities, batch, bundle, inputs)
         else:
-            if isinstance(inputs, SequenceFitInputs):  # multi-label or token labels (label_type)
-                fold_task, per_kind = fit_sequence_fold, {"inputs": inputs}
-            else:
-                fold_task = fit_one_fold
-                per_kind = {"labels": inputs.labels, "n_classes": len(inputs.classes), "plan": inputs.plan}
             with task_submitter(task_runner) as submit:
                 futures = [
                     # batch_sha256 is the fold cache key: same bytes, plan and model, no refit
                     submit(
-                        fold_task,
+                        fit_one_fold,
+                        inputs=inputs,
                         fold=fold,
                         frame=batch.frame,
                         definition=bundle.definition,
                         batch_sha256=batch.source.sha256,
-                        **per_kind,
                     )
                     for fold in range(inputs.plan.n_folds)
                 ]
                 results = [f.result() for f in futures]
-            probs, metrics = store_fit(store, run_id, inputs, results)
-        # -- confident learning and the gate ---------------------------------------------------------------------
+            probs, metrics = store_fit(store, run_id, bundle, inputs, results)
+        # -- confident learning (per row, tag or token, as the label kind scores) and the gate -------------------
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
-        if isinstance(inputs, SequenceFitInputs):  # multi-label or token labels: per-tag / per-token issues
-            scored = score_sequences(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
-        else:
-            scored = score(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss)
+        scored = score(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
         profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
         verdict = quality_gate(store, run_id, scored, bundle)
         # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------

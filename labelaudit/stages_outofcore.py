@@ -44,6 +44,7 @@ from labelaudit.definition import DatasetBundle
 from labelaudit.errors import DefinitionError, FittingError, InputDataError, SchemaValidationError
 from labelaudit.gx_runner import ExpectationOutcome, outcomes_frame
 from labelaudit.ingest import SourceInfo, file_sha256
+from labelaudit.kinds import kind_for
 from labelaudit.outofcore import SUPPORTED
 from labelaudit.scoring import ScoredBatch
 from labelaudit.stages import recording
@@ -123,7 +124,7 @@ def ingest(
                 f"dataset {definition.name!r} uses filter_by {definition.filter_by!r}; out of core the methods are "
                 f"{', '.join(SUPPORTED)}"
             )
-        if definition.label_type != "multiclass":
+        if not kind_for(definition.label_type).streamed_scoring:
             raise DefinitionError(
                 f"dataset {definition.name!r} has label_type {definition.label_type!r}; scoring probabilities out of "
                 "core supports multiclass labels only (use `labelaudit audit --probabilities` for the others)"

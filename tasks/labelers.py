@@ -7,9 +7,9 @@ from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import crowd, stages, stages_sequences
+from labelaudit import crowd, stages
 from labelaudit.definition import DatasetBundle
-from labelaudit.feedback import dataset_verdicts
+from labelaudit.kinds import kind_for
 from labelaudit.labelers import LabelerProfiles
 from labelaudit.store import AuditStore
 
@@ -25,12 +25,9 @@ _RETRY = {
 def prepare_labels(
     store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, annotations: str | None
 ) -> crowd.LabelInputs:
-    """Majority vote of the annotations and confirmed review corrections become the labels to fit."""
-    if bundle.definition.label_type in stages_sequences.SEQUENCE_TYPES:  # multi-label / token: the file's labels
-        stages_sequences.refuse_annotations(store, run_id, bundle, annotations)
-        return crowd.LabelInputs(batch, bundle)
-    verdicts = dataset_verdicts(store, bundle.definition.name)
-    inputs = crowd.prepare_labels(store, run_id, batch, bundle, annotations, verdicts)
+    """The labels to fit, as the kind settles them: multiclass takes the majority vote of the annotations and
+    confirmed review corrections; multi-label and token keep the file's labels and refuse annotations."""
+    inputs = kind_for(bundle.definition.label_type).prepare_labels(store, run_id, batch, bundle, annotations)
     if inputs.message:
         get_run_logger().info("labels: %s", inputs.message)
     return inputs

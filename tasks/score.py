@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import crowd, stages
+from labelaudit import stages
 from labelaudit.definition import DatasetBundle
-from labelaudit.feedback import dataset_verdicts
 from labelaudit.gate import GateResult
+from labelaudit.kinds import FitInputsLike, kind_for
 from labelaudit.scoring import ScoredBatch
+from labelaudit.stages import Batch
 from labelaudit.store import AuditStore
+
+
+def score_run_name(parameters: dict[str, Any]) -> str:
+    """``score`` (multiclass) or ``score-sequences`` (multi-label, token): the kind names the run."""
+    return kind_for(parameters["bundle"].definition.label_type).score_run_name
 
 
 @task(
     name="score",
+    task_run_name=score_run_name,
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=RETRY_DELAYS,
@@ -25,27 +34,17 @@ from labelaudit.store import AuditStore
 def score(
     store: AuditStore,
     run_id: str,
-    batch: stages.Batch,
-    labels: np.ndarray,
+    batch: Batch,
+    inputs: FitInputsLike,
     probs: np.ndarray,
-    classes: list[str],
     bundle: DatasetBundle,
     oof_log_loss: float | None,
 ) -> ScoredBatch:
-    """Confident learning; with ``flag_cutoff_from_reviews`` in quality.json, flags only up to the learned cut-off."""
-    verdicts = None
-    if bundle.quality.flag_cutoff_from_reviews is not None:
-        verdicts = dataset_verdicts(store, bundle.definition.name, exclude_run=run_id)
-    scored = crowd.score(
-        store, run_id, batch, labels, probs, classes, bundle, oof_log_loss=oof_log_loss, verdicts=verdicts
-    )
-    m = scored.run_metrics.iloc[0]
-    get_run_logger().info(
-        "%d of %d rows flagged; estimated label-error rate %.2f%%",
-        m["flagged"],
-        m["rows"],
-        100 * m["estimated_error_rate"],
-    )
+    """Confident learning as the kind scores it (multiclass: with ``flag_cutoff_from_reviews`` in quality.json,
+    flags only up to the cut-off learned from reviews)."""
+    kind = kind_for(bundle.definition.label_type)
+    scored = kind.score(store, run_id, batch, inputs, probs, bundle, oof_log_loss=oof_log_loss)
+    get_run_logger().info("%s", kind.score_message(scored.run_metrics.iloc[0]))
     return scored
 
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from labelaudit.kinds import KINDS, kind_for
+
 if TYPE_CHECKING:  # charts imports the report model, which imports this module: charts is loaded lazily
     from labelaudit.report.charts import Chart
 
@@ -111,7 +113,8 @@ class SequenceSection:
 
     @property
     def unit(self) -> str:
-        return "rows" if self.label_type == "multilabel" else "sentences"
+        """What a flag refers to, as the run's label kind says (rows, sentences)."""
+        return kind_for(self.label_type).unit
 
     @property
     def capped(self) -> bool:
@@ -159,21 +162,8 @@ def _chart(con: duckdb.DuckDBPyConnection, run_id: str, label_type: str) -> Char
     chart = class_error_bars(classes, gate)
     if chart is None:
         return None
-    if label_type == "multilabel":
-        title = "Issue rate per tag"
-        desc = (
-            "One bar per tag: the share of the batch's rows whose annotation of that tag is flagged (missing or "
-            "extra). A black tick marks the tag's limit in the quality gate (max_class_label_error_rate); red "
-            "bars breach it. The dashed line is the limit on the share of rows with any issue."
-        )
-    else:
-        title = "Issue rate per entity type"
-        desc = (
-            "One bar per entity type (B- and I- tags together): the share of its tokens flagged as mislabeled. "
-            "A black tick marks the type's limit in the quality gate (max_class_label_error_rate); red bars "
-            "breach it. The dashed line is the limit on the share of sentences with any issue."
-        )
-    return replace(chart, title=title, desc=desc)
+    kind = kind_for(label_type)
+    return replace(chart, title=kind.chart_title, desc=kind.chart_desc)
 
 
 def _multilabel(con: duckdb.DuckDBPyConnection, run_id: str, limit: int) -> dict[str, Any]:
@@ -291,8 +281,8 @@ def load_sequence_section(
     con: duckdb.DuckDBPyConnection, run_id: str, params: dict[str, Any] | None = None, *, limit: int = MAX_SHOWN
 ) -> SequenceSection | None:
     """The section's view model for a multi-label or token run; None for multiclass runs (no section)."""
-    label_type = (params or {}).get("label_type")
-    if label_type not in ("multilabel", "token"):
+    kind = KINDS.get((params or {}).get("label_type") or "")
+    if kind is None or kind.section is None:
         return None
     scored = con.execute("SELECT count(*) FROM run_metrics WHERE run_id = ?", [run_id]).fetchone()[0]
     if not scored:  # failed before scoring: the report says where
@@ -302,11 +292,14 @@ def load_sequence_section(
                   (SELECT count(*) FROM label_issue_details WHERE run_id = $1)""",
         [run_id],
     ).fetchone()
-    parts = _multilabel(con, run_id, limit) if label_type == "multilabel" else _tokens(con, run_id, limit)
     return SequenceSection(
-        label_type=label_type,
+        label_type=kind.label_type,
         flagged_units=int(flagged_units),
         details=int(details),
-        chart=_chart(con, run_id, label_type),
-        **parts,
+        chart=_chart(con, run_id, kind.label_type),
+        **_PARTS[kind.section](con, run_id, limit),
     )
+
+
+#: The section's parts, by the kind's ``section`` (:attr:`labelaudit.kinds.base.LabelKind.section`).
+_PARTS = {"tags": _multilabel, "tokens": _tokens}
