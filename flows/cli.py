@@ -348,19 +348,26 @@ def _stop_on_signals() -> Iterator[None]:
     """Turn SIGINT, SIGTERM and SIGHUP into KeyboardInterrupt, so that cleanup runs as it does for Ctrl-C.
 
     SIGINT too: a process started in the background by a shell script inherits SIGINT *ignored*, and an explicit
-    ``kill -INT`` must still stop the audit (and its server).
+    ``kill -INT`` must still stop the audit (and its server). While a flow runs, Prefect swaps in its own SIGTERM
+    handler, and an interrupt raised deep in a task can be swallowed by library code; so every signal that reaches
+    any Python handler is also recorded through the interpreter's wakeup file descriptor, and the command exits
+    with 128 + the signal whatever became of the exception.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     received: list[str] = []
 
     def interrupt(signum: int, frame: Any) -> None:
         received.append(signal.Signals(signum).name)
         raise KeyboardInterrupt(received[-1])
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
+    os.set_blocking(reader, False)
+    previous_fd = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+    previous = {sig: signal.signal(sig, interrupt) for sig in watched}
     try:
         yield
     except KeyboardInterrupt as exc:
@@ -368,9 +375,13 @@ def _stop_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    # Also when Prefect turned the interrupt into a crashed state or another error instead of re-raising it.
+        signal.set_wakeup_fd(previous_fd)
+        with contextlib.suppress(BlockingIOError):
+            received += [signal.Signals(n).name for n in os.read(reader, 1024) if n in {s.value for s in watched}]
+        os.close(reader)
+        os.close(writer)
     if received:
-        typer.secho(f"interrupted ({received[0]}): the run is marked failed", err=True)
+        typer.secho(f"interrupted ({received[0]}): a run that had not finished is stored as failed", err=True)
         raise typer.Exit(128 + signal.Signals[received[0]].value)
 
 
