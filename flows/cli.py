@@ -82,12 +82,16 @@ def _settings(**overrides: Any) -> Any:
 
 def _fail(exc: BaseException, log_path: Path | None = None) -> NoReturn:
     """One line on stderr and the documented exit code; the traceback, if any, is in the log file it names."""
+    from labelaudit.flows.prefect_api import PrefectServerError
+
     from labelaudit.errors import LabelAuditError
 
     code = exc.exit_code if isinstance(exc, LabelAuditError) else 2
-    text = str(exc) if isinstance(exc, LabelAuditError | FileNotFoundError) else f"{type(exc).__name__}: {exc}"
-    if type(exc) is RuntimeError:
-        text = str(exc)
+    written_for_people = isinstance(exc, LabelAuditError | PrefectServerError | FileNotFoundError)
+    _fail_text(str(exc) if written_for_people else f"{type(exc).__name__}: {exc}", log_path, code)
+
+
+def _fail_text(text: str, log_path: Path | None = None, code: int = 2) -> NoReturn:
     where = f" (details: {log_path})" if log_path is not None and log_path.exists() else ""
     typer.secho(f"error: {text}{where}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
@@ -276,11 +280,11 @@ def _run_flow(
     from labelaudit.run_ids import check_run_id, new_run_id
 
     run_id = check_run_id(run_id) if run_id else new_run_id()
-    log_path = _log_path(settings.log_dir, run_id)
     clock = _Phases()
     quick_checks, source_checks = checks
     with clock.phase("checks"):
         bundle = quick_checks()
+    log_path = _log_path(settings.log_dir, run_id)  # after the checks: a refused input leaves no empty log
     with _stop_on_signals(), clock.phase("shutdown", at_exit=True), PrefectApi(log_path, on_slow=_say_slow) as api:
         with clock.phase("source_checks"):
             source_checks(bundle)
@@ -407,10 +411,10 @@ def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool, log_p
         _fail(error, log_path)
     if summary is not None and summary["status"] == "failed":
         # Failed on an error Prefect did not hand back as an exception: the stored run still says what it was.
-        _fail(RuntimeError(summary["message"] or state.message), log_path)
+        _fail_text(summary["message"] or state.message, log_path)
     if summary is None or summary["verdict"] != "accepted":
         if summary is None and state.is_failed():
-            _fail(RuntimeError(state.message), log_path)
+            _fail_text(state.message, log_path)
         raise typer.Exit(1)
 
 
@@ -674,8 +678,7 @@ def server_status() -> None:
 
     Example: labelaudit server status
     """
-    from labelaudit.flows.local_server import running_local_server
-    from labelaudit.flows.prefect_api import is_healthy
+    from labelaudit.flows.prefect_api import is_healthy, running_local_server
 
     configured = os.environ.get("PREFECT_API_URL")
     if configured:

@@ -13,29 +13,16 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from labelaudit.flows.prefect_api import DEFAULT_START_TIMEOUT, PrefectServerError, is_healthy
+from labelaudit.flows.prefect_api import (
+    DEFAULT_START_TIMEOUT,
+    PrefectServerError,
+    is_healthy,
+    local_server_state,
+    running_local_server,
+)
 
 DEFAULT_PORT = 4200
-
-
-def prefect_home() -> Path:
-    """Prefect's home folder, read the way Prefect reads it, without importing Prefect."""
-    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
-
-
-def _state_file() -> Path:
-    return prefect_home() / "labelaudit-server.json"
-
-
-def running_local_server() -> str | None:
-    """The API URL of the server ``labelaudit server start`` left running, if it still answers."""
-    try:
-        url = json.loads(_state_file().read_text())["api_url"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return url if is_healthy(url, timeout=1.0) else None
 
 
 def _prefect(*args: str) -> subprocess.CompletedProcess[str]:
@@ -61,8 +48,8 @@ def start_local_server(port: int = DEFAULT_PORT, timeout: float = DEFAULT_START_
             _prefect("stop")
             raise PrefectServerError(f"the Prefect server on port {port} did not answer within {timeout:g} s")
         time.sleep(0.2)
-    _state_file().parent.mkdir(parents=True, exist_ok=True)
-    _state_file().write_text(json.dumps({"api_url": api_url}))
+    local_server_state().parent.mkdir(parents=True, exist_ok=True)
+    local_server_state().write_text(json.dumps({"api_url": api_url}))
     return api_url
 
 
@@ -70,5 +57,5 @@ def stop_local_server() -> bool:
     """Stop the background server; return whether one was running."""
     was_running = running_local_server() is not None
     _prefect("stop")
-    _state_file().unlink(missing_ok=True)
+    local_server_state().unlink(missing_ok=True)
     return was_running

@@ -25,6 +25,7 @@ the flow, Great Expectations and scikit-learn on the other, and we own its whole
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -203,12 +204,29 @@ def drain_prefect_workers(timeout: float = 10.0) -> None:
         worker.drain_all(timeout=timeout)
 
 
+def prefect_home() -> Path:
+    """Prefect's home folder, read the way Prefect reads it, without importing Prefect."""
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+
+
+def local_server_state() -> Path:
+    """Where ``labelaudit server start`` records the address of the server it started."""
+    return prefect_home() / "labelaudit-server.json"
+
+
+def running_local_server() -> str | None:
+    """The API URL of the server ``labelaudit server start`` left running, if it still answers."""
+    try:
+        url = json.loads(local_server_state().read_text())["api_url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if is_healthy(url, timeout=1.0) else None
+
+
 class PrefectApi:
     """The API a command uses (see the module docstring); ``ready()`` waits for it, ``close()`` ends it."""
 
     def __init__(self, log_path: Path | None = None, on_slow: Callable[[float], None] | None = None) -> None:
-        from labelaudit.flows.local_server import running_local_server
-
         self._on_slow = on_slow
         self._server: TemporaryPrefectServer | None = None
         self._log: IO[bytes] | None = None
