@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from labelaudit.filter import find_label_issues
+from labelaudit.cl.filter import find_label_issues
 
 
 def make_problem(n: int, k: int, *, signal: float, noise: float, seed: int = 0, dtype=np.float32):

@@ -36,11 +36,11 @@ def run_direct(source: str, dataset: str, expectations: Path, database: Path, re
     """The audit as plain library calls, in the flow's order (no Prefect)."""
     from threadpoolctl import threadpool_limits
 
-    from labelaudit import crowd, stages
-    from labelaudit.crossval import fit_fold
-    from labelaudit.definition import load_dataset
-    from labelaudit.feedback import dataset_verdicts
+    from labelaudit.inputs.definition import load_dataset
+    from labelaudit.models.crossval import fit_fold
+    from labelaudit.pipeline import crowd, stages
     from labelaudit.report import publish_run
+    from labelaudit.review.feedback import dataset_verdicts
     from labelaudit.store import AuditStore
     from labelaudit.store.database import utcnow
 

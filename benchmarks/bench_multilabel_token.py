@@ -63,8 +63,8 @@ def cases(quick: bool, jobs: dict):
     import cleanlab.token_classification.filter as cl_tf
     import cleanlab.token_classification.rank as cl_tr
 
-    from labelaudit import multilabel_classification as ml
-    from labelaudit import token_classification as tc
+    from labelaudit.cl import multilabel_classification as ml
+    from labelaudit.cl import token_classification as tc
 
     n, k = (5_000, 8) if quick else (100_000, 20)
     labels, probs = multilabel_data(n, k)

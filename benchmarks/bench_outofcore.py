@@ -6,7 +6,7 @@ Usage::
     python benchmarks/bench_outofcore.py --rows 2000000 --check   # quick run, compared with the in-memory path
 
 Steps: (1) generate the file in 1M-row blocks (not timed; reused if present with the same size); (2) score it in
-a fresh child process with :func:`labelaudit.outofcore.confident_learning_summary_out_of_core`, writing per-row
+a fresh child process with :func:`labelaudit.cl.outofcore.confident_learning_summary_out_of_core`, writing per-row
 results to Parquet; the child prints its wall time and its peak RSS (``getrusage`` ``ru_maxrss``, the whole
 process: Python, numpy, pyarrow buffers). ``--check`` also runs the in-memory path and compares every output.
 """
@@ -50,7 +50,7 @@ def generate(path: Path, rows: int, classes: int, *, signal: float = 3.0, noise:
 
 def score(source: Path, output: Path) -> dict:
     """Run in the child: score out of core, return timing, peak RSS and the summary's headline numbers."""
-    from labelaudit.outofcore import confident_learning_summary_out_of_core
+    from labelaudit.cl.outofcore import confident_learning_summary_out_of_core
 
     start = time.perf_counter()
     summary = confident_learning_summary_out_of_core(source, output, workdir=source.parent)
@@ -66,8 +66,8 @@ def score(source: Path, output: Path) -> dict:
 
 def check(source: Path, output: Path) -> str:
     """Compare the written rows and the summary with the in-memory path (only for data that fits)."""
-    from labelaudit.filter import confident_learning_summary
-    from labelaudit.outofcore import confident_learning_summary_out_of_core
+    from labelaudit.cl.filter import confident_learning_summary
+    from labelaudit.cl.outofcore import confident_learning_summary_out_of_core
 
     table = pq.read_table(source)
     labels = table.column("label").to_numpy()

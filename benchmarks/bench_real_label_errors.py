@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labelaudit._cl.validation import ProbabilitiesRenormalisedWarning, validate_pred_probs
-from labelaudit.filter import find_label_issues
+from labelaudit.cl._engine.validation import ProbabilitiesRenormalisedWarning, validate_pred_probs
+from labelaudit.cl.filter import find_label_issues
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "label-errors"

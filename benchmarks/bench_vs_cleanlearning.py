@@ -1,7 +1,7 @@
 """The whole audit flow against cleanlab's ``CleanLearning.find_label_issues`` on the same 100k-row batch.
 
 One process, the same generated data (``benchmarks/synthetic.py``: ``make_classification``, 20 features,
-4 classes, 10 % of labels flipped), the same model (the pipeline ``labelaudit.crossval.build_pipeline`` builds
+4 classes, 10 % of labels flipped), the same model (the pipeline ``labelaudit.models.crossval.build_pipeline`` builds
 from the inferred definition: scaling + ``LogisticRegression(max_iter=2000)``) and the same folds (5,
 stratified, shuffled, seed 0).
 
@@ -39,8 +39,8 @@ from synthetic import SyntheticBatch, make_batch
 def run_cleanlearning(batch: SyntheticBatch) -> set[str]:
     from cleanlab.classification import CleanLearning
 
-    from labelaudit.crossval import build_pipeline
-    from labelaudit.definition import load_dataset
+    from labelaudit.inputs.definition import load_dataset
+    from labelaudit.models.crossval import build_pipeline
 
     definition = load_dataset(batch.expectations, batch.dataset).definition
     x = batch.frame[definition.feature_names]

@@ -4,7 +4,7 @@
 them informative, ``classes`` well-separated classes of one cluster each, so logistic regression reaches about
 98 % on the clean labels; fixed seed), flips ``noise`` of the labels to another class chosen at
 random, and writes ``<folder>/synthetic.csv`` (``row_id``, ``label`` as text ``c0``.., ``f00``..``f19``). The
-dataset definition is inferred from that file by :func:`labelaudit.infer_definition.write_definition`, as
+dataset definition is inferred from that file by :func:`labelaudit.inputs.infer_definition.write_definition`, as
 ``labelaudit init`` would, into ``<folder>/expectations/synthetic/``.
 
     python benchmarks/synthetic.py /tmp/synth --rows 100000     # just write the data
@@ -36,7 +36,7 @@ def make_batch(
 ) -> SyntheticBatch:
     from sklearn.datasets import make_classification
 
-    from labelaudit.infer_definition import write_definition
+    from labelaudit.inputs.infer_definition import write_definition
 
     folder.mkdir(parents=True, exist_ok=True)
     x, y = make_classification(

@@ -1,7 +1,7 @@
 """The audit flow: ingest → schema validation → cross-validated fit → confident learning → gate → report.
 
 With annotations or stored review verdicts, the labels to fit are settled after validation (majority vote,
-confirmed corrections), and the labelers are profiled after scoring (see ``labelaudit.crowd``).
+confirmed corrections), and the labelers are profiled after scoring (see ``labelaudit.pipeline.crowd``).
 
 Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit``.
 """
@@ -26,8 +26,8 @@ from prefect.runtime import flow_run
 from prefect.states import State
 
 from labelaudit.errors import LabelAuditError
-from labelaudit.ingest import ReadOptions
-from labelaudit.preflight import load_bundle
+from labelaudit.inputs.preflight import load_bundle
+from labelaudit.inputs.readers import ReadOptions
 from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore

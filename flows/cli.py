@@ -128,7 +128,7 @@ EncodingOption = Annotated[
 
 def _read_options(source: str, delimiter: str | None, encoding: str | None) -> Any:
     """The reading options given, after saying on stderr which delimiter was detected when it is not a comma."""
-    from labelaudit.ingest import ReadOptions, preflight
+    from labelaudit.inputs.readers import ReadOptions, preflight
 
     options = ReadOptions(delimiter=delimiter, encoding=encoding)
     how = preflight(source, options=options)  # cheap; raises InputDataError naming the file
@@ -171,14 +171,14 @@ def audit(
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
 
     def quick_checks() -> Any:
-        from labelaudit.preflight import check_audit_inputs
+        from labelaudit.inputs.preflight import check_audit_inputs
 
         return check_audit_inputs(
             settings, dataset, source, folds=folds, model=model, probabilities=probabilities, annotations=annotations
         )
 
     def checks(bundle: Any) -> None:
-        from labelaudit.preflight import check_source_columns
+        from labelaudit.inputs.preflight import check_source_columns
 
         check_source_columns(source, bundle, _read_options(source, delimiter, encoding))
 
@@ -237,7 +237,7 @@ def score(
     settings = _settings(database=db, reports_dir=reports, expectations_dir=expectations)
 
     def quick_checks() -> Any:
-        from labelaudit.preflight import check_score_inputs
+        from labelaudit.inputs.preflight import check_score_inputs
 
         return check_score_inputs(settings, dataset, probabilities)
 
@@ -391,8 +391,8 @@ def _stop_on_signals() -> Iterator[None]:
 
 def _report_outcome(state: Any, settings: Any, run_id: str, as_json: bool, log_path: Path | None = None) -> None:
     from labelaudit.errors import LabelAuditError, RunNotFoundError
+    from labelaudit.report.summary import run_summary
     from labelaudit.store import AuditStore
-    from labelaudit.summary import run_summary
 
     error = state.result(raise_on_failure=False) if state.is_failed() else None
     if not isinstance(error, BaseException):
@@ -456,7 +456,7 @@ def init(
 
     Example: labelaudit init batch.csv --dataset products --label category --id sku
     """
-    from labelaudit.infer_definition import write_definition
+    from labelaudit.inputs.infer_definition import write_definition
 
     settings = _settings(expectations_dir=expectations)
     options = _read_options(source, delimiter, encoding)
@@ -742,7 +742,7 @@ def export_cleaned(
 
     Example: labelaudit export 20261124-120301-a1b2c3 --strategy relabel --threshold 0.9 --output cleaned.parquet
     """
-    from labelaudit.feedback import export_run
+    from labelaudit.review.feedback import export_run
 
     if strategy not in ("remove", "relabel", "consensus"):
         _fail(ValueError(f"--strategy must be remove, relabel or consensus, not {strategy!r}"))
@@ -763,7 +763,7 @@ def review_export(
 
     Example: labelaudit review export 20261124-120301-a1b2c3 --output review.csv
     """
-    from labelaudit.feedback import write_review_sheet
+    from labelaudit.review.feedback import write_review_sheet
 
     path, rows = write_review_sheet(_store(db), run_id, output)
     typer.echo(f"wrote {rows} flagged rows to {path}; fill in verdict and corrected_label, then run")
@@ -781,7 +781,7 @@ def review_import(
 
     Example: labelaudit review import review.csv --run 20261124-120301-a1b2c3 --reviewer alice
     """
-    from labelaudit.feedback import import_verdicts
+    from labelaudit.review.feedback import import_verdicts
 
     result = import_verdicts(_store(db), path, run_id=run_id, reviewer=reviewer)
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.counts.items())
@@ -803,8 +803,8 @@ def review_stats(
 
     Example: labelaudit review stats --dataset penguins --target 0.9
     """
-    from labelaudit.feedback import dataset_verdicts
-    from labelaudit.feedback import review_stats as compute
+    from labelaudit.review.feedback import dataset_verdicts
+    from labelaudit.review.feedback import review_stats as compute
 
     stats = compute(dataset_verdicts(_store(db), dataset), dataset, target=target, min_verdicts=min_verdicts)
     if as_json:

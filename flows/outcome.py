@@ -11,7 +11,7 @@ from prefect import get_run_logger
 from prefect.states import Completed, Failed, State
 
 from labelaudit.errors import LabelAuditError
-from labelaudit.gate import GateResult
+from labelaudit.pipeline.gate import GateResult
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore
 

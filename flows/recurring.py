@@ -1,6 +1,6 @@
 """The recurring audit: find the batches of a source that no earlier run audited, and audit each one.
 
-One run per new batch (see :mod:`labelaudit.batches` for why): each file becomes an ``audit`` subflow run with
+One run per new batch (see :mod:`labelaudit.inputs.batches` for why): each file becomes an ``audit`` subflow run with
 its own verdict, artifacts and report, and its own row in ``run_metrics``/``class_metrics`` (the trend per
 batch). When nothing is new the run is a no-op that says so in one log line.
 """
@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
-from labelaudit.batches import NewBatch, find_new_batches
+from labelaudit.inputs.batches import NewBatch, find_new_batches
 from labelaudit.project_config import TaskRunnerConfig
 from labelaudit.settings import Settings
 from labelaudit.store import AuditStore

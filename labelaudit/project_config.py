@@ -32,7 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from labelaudit.errors import InputDataError, LabelAuditError
-from labelaudit.sources import resolve_duckdb_url
+from labelaudit.inputs.sources import resolve_duckdb_url
 
 #: The file ``labelaudit serve`` reads when no ``--config`` is given.
 DEFAULT_CONFIG = "labelaudit.toml"

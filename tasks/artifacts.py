@@ -8,7 +8,7 @@ Every run gets, under keys stable per dataset (so the UI groups them and shows t
   report itself is a file served over HTTP; see ``LABELAUDIT_REPORT_BASE_URL``);
 - ``audit-trend-<dataset>``: a table of the dataset's recent runs (error rate per batch and per class).
 
-The rendering functions are plain (no Prefect) and take what :func:`labelaudit.summary.run_summary` returns.
+The rendering functions are plain (no Prefect) and take what :func:`labelaudit.report.summary.run_summary` returns.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from labelaudit.report.summary import run_summary
 from labelaudit.store import AuditStore
-from labelaudit.summary import run_summary
 
 #: Rows in the "top suspicious rows" table artifact (the HTML report has them all).
 TOP_ROWS = 25

@@ -16,10 +16,10 @@ from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit.crossval import FoldResult
-from labelaudit.definition import DatasetBundle, DatasetDefinition
+from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
 from labelaudit.kinds import FitInputsLike, kind_for
-from labelaudit.stages import Batch
+from labelaudit.models.crossval import FoldResult
+from labelaudit.pipeline.stages import Batch
 from labelaudit.store import AuditStore
 from labelaudit.store.database import code_version
 

@@ -8,10 +8,10 @@ from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import stages
-from labelaudit.definition import DatasetBundle, check_suite
-from labelaudit.gx_runner import SuiteOutcome
-from labelaudit.ingest import ReadOptions
+from labelaudit.inputs.definition import DatasetBundle, check_suite
+from labelaudit.inputs.gx_suite import SuiteOutcome
+from labelaudit.inputs.readers import ReadOptions
+from labelaudit.pipeline import stages
 from labelaudit.store import AuditStore
 
 

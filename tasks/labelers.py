@@ -7,10 +7,10 @@ from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import crowd, stages
-from labelaudit.definition import DatasetBundle
+from labelaudit.inputs.definition import DatasetBundle
 from labelaudit.kinds import kind_for
-from labelaudit.labelers import LabelerProfiles
+from labelaudit.pipeline import crowd, stages
+from labelaudit.pipeline.labelers import LabelerProfiles
 from labelaudit.store import AuditStore
 
 _RETRY = {

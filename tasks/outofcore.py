@@ -9,14 +9,14 @@ from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import stages_outofcore
-from labelaudit.definition import DatasetBundle
-from labelaudit.stages_outofcore import CheckResult, OutOfCoreScore, ProbabilityTable
+from labelaudit.inputs.definition import DatasetBundle
+from labelaudit.pipeline import stages_outofcore
+from labelaudit.pipeline.stages_outofcore import CheckResult, OutOfCoreScore, ProbabilityTable
 from labelaudit.store import AuditStore
 
 #: Seconds between progress lines while a pass streams the file.
 PROGRESS_EVERY = 10.0
-#: What each of the four passes over the file does (see labelaudit/outofcore.py).
+#: What each of the four passes over the file does (see labelaudit/cl/outofcore.py).
 PASSES = {
     1: "validate, count labels, class thresholds",
     2: "confident joint",

@@ -9,12 +9,12 @@ from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit import stages
-from labelaudit.definition import DatasetBundle
-from labelaudit.gate import GateResult
+from labelaudit.inputs.definition import DatasetBundle
 from labelaudit.kinds import FitInputsLike, kind_for
-from labelaudit.scoring import ScoredBatch
-from labelaudit.stages import Batch
+from labelaudit.pipeline import stages
+from labelaudit.pipeline.gate import GateResult
+from labelaudit.pipeline.scoring import ScoredBatch
+from labelaudit.pipeline.stages import Batch
 from labelaudit.store import AuditStore
 
 

@@ -1,6 +1,6 @@
 """What the multi-label and token kinds share: their fit inputs and the stage skeletons around their hooks.
 
-Both kinds write the same tables with the same meaning per *row* (``labelaudit.stages_sequences`` describes
+Both kinds write the same tables with the same meaning per *row* (``labelaudit.pipeline.stages_sequences`` describes
 them); they differ in how labels are parsed and fitted, how probabilities are laid out and read, and how
 confident learning scores them. :class:`SequenceKind` runs the stages (recording, storing) and calls the kind's
 hooks for those differences; the two kinds subclass it directly (one level, no further inheritance).
@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from labelaudit.crossval import FoldPlan, FoldResult, assemble
-from labelaudit.crowd import LabelInputs
-from labelaudit.definition import DatasetBundle, DatasetDefinition
 from labelaudit.errors import DefinitionError, FittingError, InputDataError
-from labelaudit.scoring import ScoredBatch
-from labelaudit.stages import Batch, recording
+from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
+from labelaudit.models.crossval import FoldPlan, FoldResult, assemble
+from labelaudit.pipeline.crowd import LabelInputs
+from labelaudit.pipeline.scoring import ScoredBatch
+from labelaudit.pipeline.stages import Batch, recording
 from labelaudit.store import AuditStore, StageWrite
 
 __all__ = ["SequenceFitInputs", "SequenceKind", "read_probability_file", "refuse_annotations"]
@@ -72,7 +72,7 @@ def refuse_annotations(store: AuditStore, run_id: str, bundle: DatasetBundle, an
 
 def read_probability_file(path: str, classes: list[str], keys: list[str]) -> tuple[pd.DataFrame, str]:
     """The file and the name of its id column: the one column that is neither a class nor one of ``keys``."""
-    from labelaudit.ingest import read_batch
+    from labelaudit.inputs.readers import read_batch
 
     frame, _ = read_batch(path)
     frame.columns = [str(c) for c in frame.columns]
@@ -111,7 +111,7 @@ def run_metrics(
     rows: int, classes: int, mask: np.ndarray, accuracy: float, log_loss: float | None, method: str
 ) -> pd.DataFrame:
     """The one-row ``run_metrics`` frame of a sequence run: the flagged share is the estimated error rate."""
-    from labelaudit.filter import TIE_RULE
+    from labelaudit.cl.filter import TIE_RULE
 
     share = float(mask.mean()) if rows else 0.0
     return pd.DataFrame(

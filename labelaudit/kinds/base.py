@@ -8,7 +8,7 @@ what the report shows. The flow and the tasks call these methods on the kind fro
 table for each node (``../shared/STYLE.md``). Adding a kind is one module implementing :class:`LabelKind` and
 one entry in the registry.
 
-Every stage method records its stage like :mod:`labelaudit.stages` (a failure is stored, then re-raised) and
+Every stage method records its stage like :mod:`labelaudit.pipeline.stages` (a failure is stored, then re-raised) and
 writes the same tables, so the DuckDB schema does not depend on the kind.
 """
 
@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from labelaudit.crossval import FoldPlan, FoldResult
-    from labelaudit.crowd import LabelInputs
-    from labelaudit.definition import DatasetBundle, DatasetDefinition
-    from labelaudit.scoring import ScoredBatch
-    from labelaudit.stages import Batch
+    from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
+    from labelaudit.models.crossval import FoldPlan, FoldResult
+    from labelaudit.pipeline.crowd import LabelInputs
+    from labelaudit.pipeline.scoring import ScoredBatch
+    from labelaudit.pipeline.stages import Batch
     from labelaudit.store import AuditStore
 
 __all__ = ["FitInputsLike", "LabelKind"]

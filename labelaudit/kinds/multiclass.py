@@ -1,4 +1,5 @@
-"""The multiclass kind: one class per row, the stages of :mod:`labelaudit.stages` and :mod:`labelaudit.crowd`.
+"""The multiclass kind: one class per row, the stages of :mod:`labelaudit.pipeline.stages` and
+:mod:`labelaudit.pipeline.crowd`.
 
 Only this kind takes annotations (majority vote, CROWDLAB) and review corrections, learns a flag cut-off from
 reviews, and is scored out of core by ``labelaudit score``.
@@ -9,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from labelaudit import crowd, stages
-from labelaudit.crossval import FoldResult, fit_fold
-from labelaudit.definition import DatasetBundle, DatasetDefinition
-from labelaudit.feedback import dataset_verdicts
-from labelaudit.scoring import ScoredBatch
-from labelaudit.stages import Batch, FitInputs
+from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
+from labelaudit.models.crossval import FoldResult, fit_fold
+from labelaudit.pipeline import crowd, stages
+from labelaudit.pipeline.scoring import ScoredBatch
+from labelaudit.pipeline.stages import Batch, FitInputs
+from labelaudit.review.feedback import dataset_verdicts
 from labelaudit.store import AuditStore
 
 __all__ = ["MulticlassKind"]

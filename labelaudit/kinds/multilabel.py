@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from labelaudit.crossval import FoldPlan, FoldResult
-from labelaudit.definition import DatasetDefinition
 from labelaudit.errors import FittingError, InputDataError
+from labelaudit.inputs.definition import DatasetDefinition
 from labelaudit.kinds._sequence import (
     SequenceFitInputs,
     SequenceKind,
@@ -24,16 +23,17 @@ from labelaudit.kinds._sequence import (
     read_probability_file,
     run_metrics,
 )
-from labelaudit.scoring import ScoredBatch
-from labelaudit.stages import Batch
+from labelaudit.models.crossval import FoldPlan, FoldResult
+from labelaudit.pipeline.scoring import ScoredBatch
+from labelaudit.pipeline.stages import Batch
 
 __all__ = ["MultilabelKind", "load_multilabel_probabilities"]
 
 
 def load_multilabel_probabilities(path: str, row_ids: pd.Series, classes: list[str]) -> np.ndarray:
     """(N, K) independent per-class probabilities from a file with an id column and one column per class."""
-    from labelaudit.label_formats import validate_multilabel_pred_probs
-    from labelaudit.probabilities import positions_by_id
+    from labelaudit.inputs.label_formats import validate_multilabel_pred_probs
+    from labelaudit.inputs.probabilities import positions_by_id
 
     frame, id_column = read_probability_file(path, classes, [])
     values = probability_values(frame, classes, path)[positions_by_id(frame, id_column, row_ids, path)]
@@ -59,7 +59,7 @@ class MultilabelKind(SequenceKind):
     )
 
     def _parse(self, batch: Batch, definition: DatasetDefinition) -> tuple[list[list[int]], list[str], None]:
-        from labelaudit.label_formats import parse_multilabel_column
+        from labelaudit.inputs.label_formats import parse_multilabel_column
 
         labels, classes = parse_multilabel_column(
             batch.frame[definition.label_column],
@@ -79,8 +79,8 @@ class MultilabelKind(SequenceKind):
         *,
         precomputed: bool,
     ) -> tuple[np.ndarray, FoldPlan | None, sp.csr_matrix | None]:
-        from labelaudit.label_formats import multilabel_indicator
-        from labelaudit.sequence_fitting import plan_multilabel_folds
+        from labelaudit.inputs.label_formats import multilabel_indicator
+        from labelaudit.models.sequence_fitting import plan_multilabel_folds
 
         targets = multilabel_indicator(labels, len(labels), len(classes))
         if precomputed:
@@ -96,14 +96,14 @@ class MultilabelKind(SequenceKind):
         self, inputs: SequenceFitInputs, fold: int, frame: pd.DataFrame, definition: DatasetDefinition
     ) -> FoldResult:
         """One-vs-rest on the definition's features."""
-        from labelaudit.sequence_fitting import fit_multilabel_fold
+        from labelaudit.models.sequence_fitting import fit_multilabel_fold
 
         if inputs.plan is None:
             raise FittingError("internal error: no fold plan (probabilities were precomputed)")
         return fit_multilabel_fold(frame, inputs.targets, inputs.plan, fold, definition)
 
     def _metrics(self, inputs: SequenceFitInputs, results: list[FoldResult], probs: np.ndarray) -> pd.DataFrame:
-        from labelaudit.sequence_fitting import multilabel_fold_metrics
+        from labelaudit.models.sequence_fitting import multilabel_fold_metrics
 
         return multilabel_fold_metrics(results, probs, inputs.targets)
 
@@ -121,7 +121,7 @@ class MultilabelKind(SequenceKind):
         definition: DatasetDefinition,
         log_loss: float | None,
     ) -> tuple[ScoredBatch, pd.DataFrame, str]:
-        from labelaudit.multilabel_classification import audit_multilabel
+        from labelaudit.cl.multilabel_classification import audit_multilabel
 
         audit = audit_multilabel(inputs.labels, probs, class_names=inputs.classes, filter_by=definition.filter_by)
         given = inputs.targets.astype(bool)
@@ -154,7 +154,7 @@ def _scores(
     inputs: SequenceFitInputs, audit, probs: np.ndarray, given: np.ndarray, row_ids: np.ndarray, separator: str
 ) -> pd.DataFrame:
     """One ``scores`` row per batch row: the given and suggested tag sets, the row's weakest tag's score."""
-    from labelaudit.label_formats import format_multilabel
+    from labelaudit.inputs.label_formats import format_multilabel
 
     suggested = given ^ audit.per_class_mask
     n = len(probs)

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from labelaudit.crossval import FoldPlan, FoldResult, fold_metrics
-from labelaudit.definition import DatasetDefinition
 from labelaudit.errors import FittingError, InputDataError
+from labelaudit.inputs.definition import DatasetDefinition
 from labelaudit.kinds._sequence import (
     SequenceFitInputs,
     SequenceKind,
@@ -28,8 +27,9 @@ from labelaudit.kinds._sequence import (
     read_probability_file,
     run_metrics,
 )
-from labelaudit.scoring import ScoredBatch
-from labelaudit.stages import Batch
+from labelaudit.models.crossval import FoldPlan, FoldResult, fold_metrics
+from labelaudit.pipeline.scoring import ScoredBatch
+from labelaudit.pipeline.stages import Batch
 
 __all__ = ["TOKEN_INDEX_COLUMN", "TokenKind", "entity_type", "load_token_probabilities"]
 
@@ -62,7 +62,7 @@ def _token_keys(frame: pd.DataFrame, id_column: str, path: str) -> pd.MultiIndex
 def load_token_probabilities(path: str, row_ids: pd.Series, lengths: np.ndarray, classes: list[str]) -> np.ndarray:
     """Flat (T, K) per-token probabilities, in sentence order, from a file with a sentence id column, a
     ``token_idx`` column (0-based) and one column per class; every token of the batch exactly once."""
-    from labelaudit._cl.validation import validate_pred_probs
+    from labelaudit.cl._engine.validation import validate_pred_probs
 
     frame, id_column = read_probability_file(path, classes, [TOKEN_INDEX_COLUMN])
     keys = _token_keys(frame, id_column, path)
@@ -105,7 +105,7 @@ class TokenKind(SequenceKind):
     )
 
     def _parse(self, batch: Batch, definition: DatasetDefinition) -> tuple[list[list[int]], list[str], list]:
-        from labelaudit.label_formats import parse_token_columns
+        from labelaudit.inputs.label_formats import parse_token_columns
 
         data = parse_token_columns(
             batch.frame[definition.tokens_column],
@@ -125,7 +125,7 @@ class TokenKind(SequenceKind):
         *,
         precomputed: bool,
     ) -> tuple[np.ndarray, FoldPlan | None, sp.csr_matrix | None]:
-        from labelaudit.sequence_fitting import plan_token_folds, token_features
+        from labelaudit.models.sequence_fitting import plan_token_folds, token_features
 
         targets = np.fromiter((k for row in labels for k in row), dtype=np.int64)
         if len(np.unique(targets)) < 2:
@@ -140,7 +140,7 @@ class TokenKind(SequenceKind):
         self, inputs: SequenceFitInputs, fold: int, frame: pd.DataFrame, definition: DatasetDefinition
     ) -> FoldResult:
         """Hashed context features of each token (the frame is not read: the features were built once)."""
-        from labelaudit.sequence_fitting import fit_token_fold
+        from labelaudit.models.sequence_fitting import fit_token_fold
 
         if inputs.plan is None:
             raise FittingError("internal error: no fold plan (probabilities were precomputed)")
@@ -166,7 +166,7 @@ class TokenKind(SequenceKind):
         definition: DatasetDefinition,
         log_loss: float | None,
     ) -> tuple[ScoredBatch, pd.DataFrame, str]:
-        from labelaudit.token_classification import audit_tokens
+        from labelaudit.cl.token_classification import audit_tokens
 
         per_sentence = np.split(probs, np.cumsum(inputs.lengths)[:-1])
         audit = audit_tokens(

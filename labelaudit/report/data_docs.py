@@ -8,7 +8,7 @@ the pages do not use) is not published, so a run's Data Docs cost its few HTML p
 
 Every page also gets a Content-Security-Policy as the first element of its ``<head>``, the same rules as the
 report's: nothing from the network, scripts only from the shared folder or, inline, exactly the ones GX wrote
-(by hash). :func:`labelaudit.gx_runner.run_suite` already escapes every value that came from the data, so the
+(by hash). :func:`labelaudit.inputs.gx_suite.run_suite` already escapes every value that came from the data, so the
 policy is the second wall: an ``onerror=`` or ``<script>`` that slipped through would still not run.
 """
 

@@ -7,7 +7,7 @@ Two parts, each shown only when there is something to show:
   confusions, and the routing suggestion per class;
 - reviews (the dataset has imported verdicts): measured flag precision by label-quality score band and per
   reviewed run, and the score cut-off that reaches the target precision
-  (:func:`labelaudit.feedback.review_stats`).
+  (:func:`labelaudit.review.feedback.review_stats`).
 
 Values from the data (annotator ids, labels) are kept as they are; the template escapes them.
 """
@@ -176,7 +176,7 @@ def load_labelers_section(
 ) -> LabelersSection | None:
     """The section's view model for ``run_id``; None when the run has no annotations and the dataset no
     verdicts (the report then shows no section)."""
-    from labelaudit.feedback import dataset_verdicts, review_stats
+    from labelaudit.review.feedback import dataset_verdicts, review_stats
 
     annotators = [
         AnnotatorRow(

@@ -33,8 +33,8 @@ from urllib.parse import quote
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from labelaudit.definition import DATASET_NAME
 from labelaudit.errors import LabelAuditError
+from labelaudit.inputs.definition import DATASET_NAME
 from labelaudit.report import data_docs
 from labelaudit.report.model import DEFAULT_MAX_FLAGGED_ROWS, load_index, load_run
 from labelaudit.report.render import render_index, render_run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelaudit._cl import jit
+from labelaudit.cl._engine import jit
 
 
 @pytest.fixture(autouse=True, params=["jit", "numpy"] if jit.enabled() else ["numpy"])

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from labelaudit import count, filter, rank
-from labelaudit._cl.validation import CleanlabAssertionError
+from labelaudit.cl import count, filter, rank
+from labelaudit.cl._engine.validation import CleanlabAssertionError
 from tests.cl._oracle import FILTERS, SCORES, cleanlab, noisy_data, quiet, stable_cleanlab, tied_data
 from tests.multilabel._data import multilabel_data
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit import count, filter, rank
-from labelaudit._cl import kernels
+from labelaudit.cl import count, filter, rank
+from labelaudit.cl._engine import kernels
 
 LABELS = np.array([0, 0, 1, 1, 2, 2])
 PROBS = np.array(

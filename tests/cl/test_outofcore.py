@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from labelaudit import filter, outofcore
-from labelaudit._cl.validation import InvalidLabelsError, InvalidPredProbsError, ProbabilitiesRenormalisedWarning
+from labelaudit.cl import filter, outofcore
+from labelaudit.cl._engine.validation import InvalidLabelsError, InvalidPredProbsError, ProbabilitiesRenormalisedWarning
 from tests.cl._oracle import noisy_data, tied_data
 
 

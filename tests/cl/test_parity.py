@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit import count, filter, rank
+from labelaudit.cl import count, filter, rank
 from tests.cl._oracle import FILTERS, SCORES, cl_find, cleanlab, noisy_data, quiet, tied_data
 
 DATASETS = {

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from labelaudit import count, filter, rank
+from labelaudit.cl import count, filter, rank
 from tests.cl._oracle import FILTERS, SCORES, cl_find, cleanlab, quiet
 
 LABEL_MODES = ("random", "argmax", "subset", "one_per_class", "mostly_argmax")

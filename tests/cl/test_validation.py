@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelaudit import count, filter, rank
-from labelaudit._cl.validation import (
+from labelaudit.cl import count, filter, rank
+from labelaudit.cl._engine.validation import (
     InvalidLabelsError,
     InvalidPredProbsError,
     ProbabilitiesRenormalisedWarning,

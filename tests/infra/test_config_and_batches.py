@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from labelaudit.flows.deployments import build_deployments, parameters_of
 
-from labelaudit.batches import find_new_batches
-from labelaudit.ingest import file_sha256
+from labelaudit.inputs.batches import find_new_batches
+from labelaudit.inputs.readers import file_sha256
 from labelaudit.project_config import ProjectConfigError, load_project_config
 from labelaudit.store import AuditStore, StageWrite
 from tests.conftest import REPO

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from labelaudit.export import clean_dataset, write_dataset
+from labelaudit.review.export import clean_dataset, write_dataset
 
 DATA = pd.DataFrame({"id": ["a", "b", "c", "d"], "x": [1, 2, 3, 4], "label": ["cat", "dog", "cat", "owl"]})
 RESULTS = pd.DataFrame(

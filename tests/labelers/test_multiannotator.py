@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit.multiannotator import (
+from labelaudit.cl.multiannotator import (
     convert_long_to_wide_dataset,
     get_active_learning_scores,
     get_active_learning_scores_ensemble,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labelaudit.errors import InputDataError
-from labelaudit.review import (
+from labelaudit.review.verdicts import (
     ReviewImportError,
     apply_corrections,
     cutoff_for_target_precision,

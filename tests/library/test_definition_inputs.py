@@ -10,8 +10,8 @@ import pytest
 from labelaudit.flows.cli import app
 from typer.testing import CliRunner
 
-from labelaudit.definition import check_suite, load_dataset
 from labelaudit.errors import DefinitionError
+from labelaudit.inputs.definition import check_suite, load_dataset
 from tests.conftest import REPO
 
 WINE = "wine_id;alcohol;malic_acid;cultivar\n" + "".join(

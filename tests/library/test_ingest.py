@@ -8,9 +8,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from labelaudit.definition import DatasetDefinition
 from labelaudit.errors import InputDataError
-from labelaudit.ingest import ReadOptions, file_sha256, preflight, prepare_frame, read_batch
+from labelaudit.inputs.definition import DatasetDefinition
+from labelaudit.inputs.readers import ReadOptions, file_sha256, preflight, prepare_frame, read_batch
 
 
 def test_csv_keeps_ids_and_labels_as_written(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from labelaudit.definition import DatasetDefinition
 from labelaudit.errors import DefinitionError
+from labelaudit.inputs.definition import DatasetDefinition
 from labelaudit.kinds import KINDS, LabelKind, kind_for
 
 #: Type names an ``isinstance`` on a label kind or its fit inputs would use.
@@ -105,7 +105,7 @@ def test_an_unknown_label_type_is_a_definition_error_naming_the_known_ones() -> 
 def test_the_kinds_import_nothing_above_them() -> None:
     """Kinds are imported by the report and by ``stages_sequences``: importing either back would be a cycle."""
     files = _layer_files("labelaudit.kinds")
-    above = ("labelaudit.report", "labelaudit.stages_sequences", "labelaudit.flows", "labelaudit.tasks")
+    above = ("labelaudit.report", "labelaudit.pipeline.stages_sequences", "labelaudit.flows", "labelaudit.tasks")
     imports = [
         f"{path.name}: {node.module}"
         for path in files
@@ -113,7 +113,7 @@ def test_the_kinds_import_nothing_above_them() -> None:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(above)
     ]
     assert imports == []
-    for first in ("labelaudit.kinds", "labelaudit.report", "labelaudit.stages_sequences"):
+    for first in ("labelaudit.kinds", "labelaudit.report", "labelaudit.pipeline.stages_sequences"):
         done = subprocess.run([sys.executable, "-c", f"import {first}"], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
 

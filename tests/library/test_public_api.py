@@ -10,23 +10,23 @@ import pytest
 import labelaudit
 
 CLEANLAB_HOME = {
-    "labelaudit.filter": "cleanlab.filter",
-    "labelaudit.rank": "cleanlab.rank",
-    "labelaudit.count": "cleanlab.count",
-    "labelaudit.multiannotator": "cleanlab.multiannotator",
+    "labelaudit.cl.filter": "cleanlab.filter",
+    "labelaudit.cl.rank": "cleanlab.rank",
+    "labelaudit.cl.count": "cleanlab.count",
+    "labelaudit.cl.multiannotator": "cleanlab.multiannotator",
 }
 
 MODULE_PAIRS = {
-    "cleanlab.filter": "labelaudit.filter",
-    "cleanlab.rank": "labelaudit.rank",
-    "cleanlab.count": "labelaudit.count",
-    "cleanlab.multiannotator": "labelaudit.multiannotator",
-    "cleanlab.multilabel_classification.filter": "labelaudit.multilabel_classification",
-    "cleanlab.multilabel_classification.rank": "labelaudit.multilabel_classification",
-    "cleanlab.multilabel_classification.dataset": "labelaudit.multilabel_classification",
-    "cleanlab.token_classification.filter": "labelaudit.token_classification",
-    "cleanlab.token_classification.rank": "labelaudit.token_classification",
-    "cleanlab.token_classification.summary": "labelaudit.token_classification",
+    "cleanlab.filter": "labelaudit.cl.filter",
+    "cleanlab.rank": "labelaudit.cl.rank",
+    "cleanlab.count": "labelaudit.cl.count",
+    "cleanlab.multiannotator": "labelaudit.cl.multiannotator",
+    "cleanlab.multilabel_classification.filter": "labelaudit.cl.multilabel_classification",
+    "cleanlab.multilabel_classification.rank": "labelaudit.cl.multilabel_classification",
+    "cleanlab.multilabel_classification.dataset": "labelaudit.cl.multilabel_classification",
+    "cleanlab.token_classification.filter": "labelaudit.cl.token_classification",
+    "cleanlab.token_classification.rank": "labelaudit.cl.token_classification",
+    "cleanlab.token_classification.summary": "labelaudit.cl.token_classification",
 }
 """Every public function of these cleanlab 2.9 modules has a labelaudit counterpart with its signature."""
 
@@ -91,7 +91,7 @@ def test_the_new_fitting_helpers_do_not_make_count_import_scikit_learn() -> None
     import subprocess
     import sys
 
-    code = "import sys, labelaudit.count; print('sklearn' in sys.modules)"
+    code = "import sys, labelaudit.cl.count; print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -8,9 +8,9 @@ import duckdb
 import pytest
 
 from labelaudit.errors import InputDataError
-from labelaudit.ingest import read_batch
+from labelaudit.inputs.readers import read_batch
+from labelaudit.inputs.sources import parse_duckdb_url, resolve_duckdb_url
 from labelaudit.project_config import load_project_config
-from labelaudit.sources import parse_duckdb_url, resolve_duckdb_url
 from labelaudit.store import AuditStore
 
 

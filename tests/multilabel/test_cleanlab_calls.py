@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from labelaudit import multilabel_classification as ml
+from labelaudit.cl import multilabel_classification as ml
 from tests.cl._oracle import stable_cleanlab
 from tests.multilabel._data import cl_dataset, cl_filter, multilabel_data, oracle
 

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from labelaudit import multilabel_classification as ml
-from labelaudit._cl.validation import InvalidLabelsError, InvalidPredProbsError
+from labelaudit.cl import multilabel_classification as ml
+from labelaudit.cl._engine.validation import InvalidLabelsError, InvalidPredProbsError
 from tests.multilabel._data import cl_filter, multilabel_data, oracle
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from labelaudit.label_formats import LabelFormatError, format_multilabel, parse_multilabel_column
+from labelaudit.inputs.label_formats import LabelFormatError, format_multilabel, parse_multilabel_column
 
 
 def test_delimited_cells_with_spaces_duplicates_and_missing():

@@ -1,4 +1,4 @@
-"""Parity of labelaudit.multilabel_classification with cleanlab 2.9 on generated data sets."""
+"""Parity of labelaudit.cl.multilabel_classification with cleanlab 2.9 on generated data sets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit import multilabel_classification as ml
+from labelaudit.cl import multilabel_classification as ml
 from tests.multilabel._data import cl_dataset, cl_filter, cl_rank, cleanlab, multilabel_data, oracle
 
 FILTERS = (

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelaudit import multilabel_classification as ml
+from labelaudit.cl import multilabel_classification as ml
 from tests.multilabel._data import cl_filter, cl_rank, oracle
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit import multilabel_classification as ml
-from labelaudit.definition import DatasetDefinition, Feature
-from labelaudit.label_formats import multilabel_indicator, parse_multilabel_column
-from labelaudit.sequence_fitting import (
+from labelaudit.cl import multilabel_classification as ml
+from labelaudit.inputs.definition import DatasetDefinition, Feature
+from labelaudit.inputs.label_formats import multilabel_indicator, parse_multilabel_column
+from labelaudit.models.sequence_fitting import (
     fit_multilabel_fold,
     multilabel_fold_metrics,
     multilabel_oof_probabilities,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from labelaudit.pipeline.stages_outofcore import batch_rows_for
 from labelaudit.settings import Settings, parse_bytes
-from labelaudit.stages_outofcore import batch_rows_for
 from labelaudit.store import AuditStore, StageWrite
 from labelaudit.store.database import utcnow
 

@@ -1,7 +1,7 @@
 """Realistic runs written into a real DuckDB file, stage by stage, with the columns the stages write.
 
 The numbers are simulated (a true label, a noisy given label, softmax probabilities peaked at the true label)
-but every table is filled the way ``labelaudit.stages`` fills it, through ``AuditStore.begin_run`` and
+but every table is filled the way ``labelaudit.pipeline.stages`` fills it, through ``AuditStore.begin_run`` and
 ``write_stage``, so the report reads exactly what a real run leaves behind.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from labelaudit.gate import GateCheck, GateResult
-from labelaudit.gx_runner import ExpectationOutcome, outcomes_frame
+from labelaudit.inputs.gx_suite import ExpectationOutcome, outcomes_frame
+from labelaudit.pipeline.gate import GateCheck, GateResult
 from labelaudit.store import AuditStore, StageWrite
 from labelaudit.store.database import utcnow
 

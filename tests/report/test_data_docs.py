@@ -16,7 +16,7 @@ from threading import Thread
 import pandas as pd
 import pytest
 
-from labelaudit.gx_runner import run_suite
+from labelaudit.inputs.gx_suite import run_suite
 from labelaudit.report import publish_run, report_server_url, serve_reports
 from labelaudit.report.data_docs import ASSETS_FOLDER
 from labelaudit.store import AuditStore

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from labelaudit import stages
-from labelaudit.crossval import fit_fold, plan_folds
-from labelaudit.definition import load_dataset
+from labelaudit.inputs.definition import load_dataset
+from labelaudit.models.crossval import fit_fold, plan_folds
+from labelaudit.pipeline import stages
 from labelaudit.report import publish_run
 from labelaudit.store import AuditStore
 

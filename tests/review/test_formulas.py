@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from labelaudit.export import neutralise_formulas, restore_formulas
-from labelaudit.feedback import import_verdicts, review_sheet, write_review_sheet
+from labelaudit.review.export import neutralise_formulas, restore_formulas
+from labelaudit.review.feedback import import_verdicts, review_sheet, write_review_sheet
 from labelaudit.store import AuditStore
 from tests.report.builders import build_run
 

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from labelaudit import token_classification as tc
-from labelaudit._cl.validation import InvalidLabelsError, InvalidPredProbsError
-from labelaudit.label_formats import InvalidTokenDataError
+from labelaudit.cl import token_classification as tc
+from labelaudit.cl._engine.validation import InvalidLabelsError, InvalidPredProbsError
+from labelaudit.inputs.label_formats import InvalidTokenDataError
 from tests.token._data import cl_filter, cl_rank, oracle, token_data
 
 

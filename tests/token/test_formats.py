@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from labelaudit.label_formats import InvalidTokenDataError, LabelFormatError, parse_token_columns
+from labelaudit.inputs.label_formats import InvalidTokenDataError, LabelFormatError, parse_token_columns
 
 
 def test_json_and_whitespace_cells():

@@ -1,4 +1,4 @@
-"""Parity of labelaudit.token_classification with cleanlab 2.9 on generated sentences."""
+"""Parity of labelaudit.cl.token_classification with cleanlab 2.9 on generated sentences."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit import token_classification as tc
+from labelaudit.cl import token_classification as tc
 from tests.token._data import cl_filter, cl_rank, cl_summary, oracle, token_data
 
 DATASETS = {

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from labelaudit import token_classification as tc
+from labelaudit.cl import token_classification as tc
 from tests.token._data import cl_summary
 
 TOKENS = [["Paris", "is", "in", "France", "."], ["Paris", "and", "Lyon"], ["Paris", "(", "Lyon", ")", "x"]]

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from labelaudit import token_classification as tc
+from labelaudit.cl import token_classification as tc
 from tests.token._data import cl_filter, cl_rank, oracle, token_data
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

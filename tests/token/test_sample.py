@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit import token_classification as tc
-from labelaudit.label_formats import parse_token_columns
-from labelaudit.sequence_fitting import plan_token_folds, token_features, token_oof_probabilities
+from labelaudit.cl import token_classification as tc
+from labelaudit.inputs.label_formats import parse_token_columns
+from labelaudit.models.sequence_fitting import plan_token_folds, token_features, token_oof_probabilities
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CLASSES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]

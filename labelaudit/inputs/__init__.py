@@ -1,0 +1,1 @@
+"""What comes in: dataset definitions, the checks before any machinery, and the readers of batches."""

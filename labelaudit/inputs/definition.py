@@ -1,0 +1,259 @@
+"""Dataset definitions: what a batch of a dataset looks like and what quality it must reach.
+
+A definition is data, not code. It lives in ``expectations/<dataset>/`` as three JSON files, so a data lead
+can review a threshold change like any other config change:
+
+- ``dataset.json``: the label, id, feature and annotator columns, the feature roles, the model and folds;
+- ``suite.json``: a Great Expectations Core 1.x expectation suite for the schema of a batch;
+- ``quality.json``: the thresholds of the quality gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from labelaudit.errors import DefinitionError
+
+M = TypeVar("M", bound="BaseModel")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Role(StrEnum):
+    """How a feature column enters the model."""
+
+    numeric = "numeric"
+    categorical = "categorical"
+    text = "text"
+
+
+class Feature(BaseModel):
+    """One feature column. ``required`` features must be non-null (checked by the schema suite)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    role: Role
+    required: bool = False
+
+
+class ModelSpec(BaseModel):
+    """The classifier fitted in each fold; ``params`` go to its constructor."""
+
+    model_config = ConfigDict(extra="forbid")
+    classifier: Literal["logistic_regression", "hist_gradient_boosting", "random_forest"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnnotationsSpec(BaseModel):
+    """Column names of a long-format annotations file (one row per item, annotator and label).
+
+    Given to an audit with ``--annotations FILE``; without this block in ``dataset.json`` the defaults below
+    apply. ``item_column`` holds the batch's row ids (the definition's ``id_column``). With a
+    ``timestamp_column``, an annotator's latest label of an item counts; without one, a repeated
+    (item, annotator) pair is an error.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    item_column: str = "item_id"
+    annotator_column: str = "annotator_id"
+    label_column: str = "label"
+    timestamp_column: str | None = None
+
+
+class DatasetDefinition(BaseModel):
+    """The contents of ``dataset.json``.
+
+    ``classes`` fixes the label values and their order (the column order of predicted probabilities); when
+    omitted, the sorted distinct labels of the batch are used.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label_column: str
+    id_column: str | None = None
+    features: list[Feature] = Field(default_factory=list)
+    annotator_column: str | None = None
+    label_type: Literal["multiclass", "multilabel", "token"] = "multiclass"
+    # multilabel: the label column lists a row's classes; token: one sentence per row, ``tokens_column`` holds
+    # its tokens and the label column one class per token (formats: labelaudit.inputs.label_formats, README)
+    label_format: Literal["auto", "delimited", "json"] = "auto"
+    label_separator: str = Field(default="|", min_length=1)
+    tokens_column: str | None = None
+    context_window: int = Field(default=2, ge=0, le=10)
+    classes: list[str] | None = None
+    folds: int = Field(default=5, ge=2, le=50)
+    seed: int = 0
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    filter_by: str = "prune_by_noise_rate"
+    annotations: AnnotationsSpec | None = None
+    # "strip": remove spaces around each label as it is read (off by default: "a " and "a" may differ on purpose)
+    label_normalisation: Literal["none", "strip"] = "none"
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # The name becomes a folder under reports/: refuse anything that could escape it.
+        if not DATASET_NAME.match(value) or ".." in value:
+            raise ValueError(
+                f"dataset name {value!r} must be 1-64 characters of letters, digits, '_', '-' or '.', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _columns_distinct(self) -> DatasetDefinition:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feature columns listed twice: {dupes}")
+        special = {self.label_column, self.id_column, self.annotator_column} - {None}
+        clash = sorted(special.intersection(names))
+        if clash:
+            raise ValueError(f"columns {clash} are both a feature and the label/id/annotator column")
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError("classes contains duplicates")
+        if self.label_type == "token" and not self.tokens_column:
+            raise ValueError("label_type 'token' needs tokens_column (the column holding each sentence's tokens)")
+        if self.tokens_column is not None and self.label_type != "token":
+            raise ValueError("tokens_column is only used with label_type 'token'")
+        if self.tokens_column is not None and self.tokens_column in special | set(names):
+            raise ValueError(f"tokens_column {self.tokens_column!r} is also the label/id/annotator or a feature column")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def columns_by_role(self, role: Role) -> list[str]:
+        return [f.name for f in self.features if f.role == role]
+
+
+class ReviewCutoffOption(BaseModel):
+    """``quality.json``'s ``flag_cutoff_from_reviews``: flag only where reviewers found the flags precise.
+
+    When set, an audit computes from every review verdict stored for the dataset so far the label-quality
+    cut-off whose flags reached ``target_precision`` (:func:`labelaudit.review.verdicts.cutoff_for_target_precision`)
+    and then flags a row only if confident learning flags it AND its score is at or below that cut-off
+    (a restriction of CL's mask, never an extension: verdicts exist only for rows CL flagged). With fewer than
+    ``min_verdicts`` decided verdicts, or no cut-off reaching the target, CL's mask is used unchanged; the score
+    stage's message says which happened.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    target_precision: float = Field(default=0.9, gt=0, le=1)
+    min_verdicts: int = Field(default=20, ge=1)
+    min_flagged: int = Field(default=10, ge=1)
+
+
+class QualityThresholds(BaseModel):
+    """The contents of ``quality.json``: the gate a batch must pass.
+
+    Rates are fractions in [0, 1]. ``None`` disables a threshold.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    max_label_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_class_label_error_rate: dict[str, float] = Field(default_factory=dict)
+    max_flagged_rate: float | None = Field(default=None, ge=0, le=1)
+    min_oof_accuracy: float | None = Field(default=None, ge=0, le=1)
+    flag_cutoff_from_reviews: ReviewCutoffOption | None = None
+
+    @field_validator("max_class_label_error_rate")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"per-class rates must be within [0, 1]: {bad}")
+        return value
+
+
+class DatasetBundle(BaseModel):
+    """A loaded definition: the three files, and the folder they came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    definition: DatasetDefinition
+    suite: dict[str, Any]
+    quality: QualityThresholds
+    folder: Path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DefinitionError(f"{path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(f"{path} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+
+
+def _parse(model: type[M], path: Path) -> M:
+    try:
+        return model.model_validate(_read_json(path))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise DefinitionError(f"{path}: {problems}") from exc
+
+
+def dataset_folder(expectations_dir: Path, dataset: str) -> Path:
+    """The folder of ``dataset``, refusing names that would leave ``expectations_dir``."""
+    if not DATASET_NAME.match(dataset) or ".." in dataset:
+        raise DefinitionError(f"invalid dataset name {dataset!r}")
+    return expectations_dir / dataset
+
+
+def load_dataset(expectations_dir: Path, dataset: str) -> DatasetBundle:
+    """Load and check ``expectations/<dataset>/{dataset,suite,quality}.json``."""
+    folder = dataset_folder(expectations_dir, dataset)
+    if not folder.is_dir():
+        known = sorted(p.parent.name for p in expectations_dir.glob("*/dataset.json"))
+        hint = f" (known datasets: {', '.join(known)})" if known else ""
+        raise DefinitionError(
+            f"no definition for dataset {dataset!r} in {folder}{hint}; "
+            f"write one with: labelaudit init <file> --dataset {dataset}"
+        )
+    definition = _parse(DatasetDefinition, folder / "dataset.json")
+    if definition.name != dataset:
+        raise DefinitionError(f"{folder / 'dataset.json'}: name is {definition.name!r}, expected {dataset!r}")
+    suite = _read_json(folder / "suite.json")
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise DefinitionError(f"{folder / 'suite.json'}: expected an object with an 'expectations' list")
+    quality = _parse(QualityThresholds, folder / "quality.json")
+    return DatasetBundle(definition=definition, suite=suite, quality=quality, folder=folder)
+
+
+def check_suite(suite: Any, path: Path) -> None:
+    """Refuse a suite Great Expectations would run partly: GX drops an expectation it cannot build with only a log.
+
+    Each expectation is built as GX will build it (unknown type, missing or wrong arguments), so a typo in
+    ``suite.json`` stops the run naming the file and the expectation instead of silently checking less.
+    It imports Great Expectations (seconds), so :func:`load_dataset` does not call it; the schema task does,
+    just before the suite runs.
+    """
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise DefinitionError(f"{path}: expected an object with an 'expectations' list")
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    for position, expectation in enumerate(suite["expectations"], start=1):
+        if not isinstance(expectation, dict) or not isinstance(expectation.get("type"), str):
+            raise DefinitionError(f'{path}: expectation {position} needs a "type" (e.g. expect_column_to_exist)')
+        name = expectation["type"]
+        try:
+            ExpectationConfiguration(**expectation).to_domain_obj()
+        except Exception as exc:  # GX raises its own errors, pydantic's and TypeError for bad arguments
+            unknown = isinstance(exc, ExpectationNotFoundError)
+            reason = "is not an expectation type Great Expectations knows" if unknown else " ".join(str(exc).split())
+            raise DefinitionError(f"{path}: expectation {position} ({name}): {reason}") from exc
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as stable, reviewable JSON (sorted nowhere: the order is meaningful to readers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Out-of-fold predicted probabilities: the cross-validated models the audit fits."""

@@ -1,0 +1,1 @@
+"""After the audit: reviewers' verdicts, the feedback loop against the database, and cleaned exports."""
