@@ -13,10 +13,20 @@ from __future__ import annotations
 import json
 import re
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from labelaudit.errors import DefinitionError
 
@@ -30,23 +40,95 @@ class Role(StrEnum):
     numeric = "numeric"
     categorical = "categorical"
     text = "text"
+    embedding = "embedding"
 
 
-class Feature(BaseModel):
-    """One feature column. ``required`` features must be non-null (checked by the schema suite)."""
+#: The classifiers a definition can name; ``"auto"`` chooses among them by out-of-fold log-loss.
+Classifier = Literal["logistic_regression", "hist_gradient_boosting", "random_forest"]
+#: How confident learning's flags and the neighbour score combine (:mod:`labelaudit.models.neighbour_score`).
+FlagRule = Literal["confident_learning", "both", "either", "rank"]
 
+
+class _OmitsNewDefaults(BaseModel):
+    """Leaves fields added after the fold cache existed out of dumps while they hold their default.
+
+    The fold cache key hashes ``DatasetDefinition.model_dump_json()``: a definition that does not use a new
+    option must dump exactly as before, so its cached folds stay valid (and ``dataset.json`` stays short).
+    """
+
+    _omit_at_default: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name in self._omit_at_default:
+            if getattr(self, name) == type(self).model_fields[name].get_default(call_default_factory=True):
+                data.pop(name, None)
+        return data
+
+
+class Feature(_OmitsNewDefaults):
+    """One feature column, or one block of embedding columns.
+
+    ``required`` features must be non-null (checked by the schema suite). A feature of role ``embedding`` is a
+    dense vector spread over several numeric columns: ``columns`` lists them, or is one glob pattern
+    (``"emb_*"``) matched against the batch's columns; ``name`` then names the block, not a column.
+    """
+
+    _omit_at_default: ClassVar[tuple[str, ...]] = ("columns",)
     model_config = ConfigDict(extra="forbid")
     name: str
     role: Role
     required: bool = False
+    columns: list[str] | str | None = None
+
+    @model_validator(mode="after")
+    def _columns_for_embeddings(self) -> Feature:
+        if self.role == Role.embedding and not self.columns:
+            raise ValueError(
+                f"embedding feature {self.name!r} needs columns: a list of column names or a pattern like 'emb_*'"
+            )
+        if self.role != Role.embedding and self.columns is not None:
+            raise ValueError(f"feature {self.name!r}: columns is only used with role 'embedding'")
+        return self
+
+    def column_names(self, available: list[str] | None = None) -> list[str]:
+        """The batch columns of this feature; a pattern is matched against ``available`` (in their order)."""
+        if self.role != Role.embedding:
+            return [self.name]
+        if isinstance(self.columns, list):
+            return list(self.columns)
+        if available is None:
+            return []
+        return [c for c in available if fnmatchcase(c, str(self.columns))]
 
 
-class ModelSpec(BaseModel):
-    """The classifier fitted in each fold; ``params`` go to its constructor."""
+class ModelSpec(_OmitsNewDefaults):
+    """The classifier fitted in each fold; ``params`` go to its constructor.
 
+    ``"auto"`` fits every candidate (``candidates``, default: the families that suit the feature roles) in each
+    fold and keeps the one with the best out-of-fold log-loss (:mod:`labelaudit.models.selection`). Batches of
+    more than ``screen_above`` rows first screen the candidates on a stratified subsample of ``screen_rows``
+    rows, so the cost grows like one or two models, not all of them (``docs/models.md``).
+    """
+
+    _omit_at_default: ClassVar[tuple[str, ...]] = ("candidates", "screen_above", "screen_rows")
     model_config = ConfigDict(extra="forbid")
-    classifier: Literal["logistic_regression", "hist_gradient_boosting", "random_forest"] = "logistic_regression"
+    classifier: Literal["auto"] | Classifier = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
+    candidates: list[Classifier] | None = None
+    screen_above: int = Field(default=20_000, ge=50)
+    screen_rows: int = Field(default=5_000, ge=50)
+
+    @model_validator(mode="after")
+    def _auto_options(self) -> ModelSpec:
+        if self.classifier == "auto" and self.params:
+            raise ValueError("params set one fixed classifier's options; with classifier 'auto' leave them out")
+        if self.classifier != "auto" and self.candidates is not None:
+            raise ValueError("candidates is only used with classifier 'auto'")
+        if self.candidates is not None and len(set(self.candidates)) != len(self.candidates):
+            raise ValueError("candidates lists a classifier twice")
+        return self
 
 
 class AnnotationsSpec(BaseModel):
@@ -65,13 +147,18 @@ class AnnotationsSpec(BaseModel):
     timestamp_column: str | None = None
 
 
-class DatasetDefinition(BaseModel):
+class DatasetDefinition(_OmitsNewDefaults):
     """The contents of ``dataset.json``.
 
     ``classes`` fixes the label values and their order (the column order of predicted probabilities); when
-    omitted, the sorted distinct labels of the batch are used.
+    omitted, the sorted distinct labels of the batch are used. ``flag_rule`` says how confident learning's
+    flags combine with the k-nearest-neighbour label agreement (``neighbours`` neighbours per row):
+    ``confident_learning`` (CL alone, the default), ``both`` (flag where CL flags and the neighbours disagree
+    with the label), ``either``, or ``rank`` (as many flags as CL, chosen by the mean of both scores); see
+    :func:`labelaudit.models.neighbour_score.combine_flags`.
     """
 
+    _omit_at_default: ClassVar[tuple[str, ...]] = ("flag_rule", "neighbours")
     model_config = ConfigDict(extra="forbid")
     name: str
     label_column: str
@@ -93,6 +180,8 @@ class DatasetDefinition(BaseModel):
     annotations: AnnotationsSpec | None = None
     # "strip": remove spaces around each label as it is read (off by default: "a " and "a" may differ on purpose)
     label_normalisation: Literal["none", "strip"] = "none"
+    flag_rule: FlagRule = "confident_learning"
+    neighbours: int = Field(default=10, ge=1, le=200)
 
     @field_validator("name")
     @classmethod
@@ -107,7 +196,9 @@ class DatasetDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _columns_distinct(self) -> DatasetDefinition:
-        names = [f.name for f in self.features]
+        names = [f.name for f in self.features] + [
+            c for f in self.features if f.role == Role.embedding for c in f.column_names()
+        ]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"feature columns listed twice: {dupes}")
@@ -127,10 +218,16 @@ class DatasetDefinition(BaseModel):
 
     @property
     def feature_names(self) -> list[str]:
-        return [f.name for f in self.features]
+        """The batch columns the model reads (an embedding block given by a pattern is resolved by
+        :meth:`model_columns`, which needs the batch's columns)."""
+        return [c for f in self.features for c in f.column_names()]
 
-    def columns_by_role(self, role: Role) -> list[str]:
-        return [f.name for f in self.features if f.role == role]
+    def model_columns(self, available: list[str]) -> list[str]:
+        """:attr:`feature_names` with every embedding pattern matched against the batch's ``available`` columns."""
+        return [c for f in self.features for c in f.column_names(available)]
+
+    def columns_by_role(self, role: Role, available: list[str] | None = None) -> list[str]:
+        return [c for f in self.features if f.role == role for c in f.column_names(available)]
 
 
 class ReviewCutoffOption(BaseModel):
