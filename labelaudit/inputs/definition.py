@@ -72,24 +72,28 @@ class Feature(_OmitsNewDefaults):
 
     ``required`` features must be non-null (checked by the schema suite). A feature of role ``embedding`` is a
     dense vector spread over several numeric columns: ``columns`` lists them, or is one glob pattern
-    (``"emb_*"``) matched against the batch's columns; ``name`` then names the block, not a column.
+    (``"emb_*"``) matched against the batch's columns; ``name`` then names the block, not a column. Or
+    ``file`` names a Parquet or ``.npz`` file of vectors keyed by the batch's ids (relative paths from the
+    definition's folder), joined in as columns ``<name>_0`` ... by :func:`labelaudit.models.embeddings.attach`.
     """
 
-    _omit_at_default: ClassVar[tuple[str, ...]] = ("columns",)
+    _omit_at_default: ClassVar[tuple[str, ...]] = ("columns", "file")
     model_config = ConfigDict(extra="forbid")
     name: str
     role: Role
     required: bool = False
     columns: list[str] | str | None = None
+    file: str | None = None
 
     @model_validator(mode="after")
     def _columns_for_embeddings(self) -> Feature:
-        if self.role == Role.embedding and not self.columns:
+        if self.role == Role.embedding and bool(self.columns) == bool(self.file):
             raise ValueError(
-                f"embedding feature {self.name!r} needs columns: a list of column names or a pattern like 'emb_*'"
+                f"embedding feature {self.name!r} needs either columns (a list of column names or a pattern "
+                "like 'emb_*') or file (a Parquet or .npz file of vectors keyed by id)"
             )
-        if self.role != Role.embedding and self.columns is not None:
-            raise ValueError(f"feature {self.name!r}: columns is only used with role 'embedding'")
+        if self.role != Role.embedding and (self.columns is not None or self.file is not None):
+            raise ValueError(f"feature {self.name!r}: columns and file are only used with role 'embedding'")
         return self
 
     def column_names(self, available: list[str] | None = None) -> list[str]:
@@ -100,7 +104,8 @@ class Feature(_OmitsNewDefaults):
             return list(self.columns)
         if available is None:
             return []
-        return [c for c in available if fnmatchcase(c, str(self.columns))]
+        pattern = f"{self.name}_[0-9]*" if self.file else str(self.columns)
+        return [c for c in available if fnmatchcase(c, pattern)]
 
 
 class ModelSpec(_OmitsNewDefaults):
@@ -259,6 +264,13 @@ class QualityThresholds(BaseModel):
     max_flagged_rate: float | None = Field(default=None, ge=0, le=1)
     min_oof_accuracy: float | None = Field(default=None, ge=0, le=1)
     flag_cutoff_from_reviews: ReviewCutoffOption | None = None
+    # data issues (labelaudit.data_issues): None = not checked
+    max_duplicate_rate: float | None = Field(default=None, ge=0, le=1)  # rows beyond the first of a group
+    max_conflicting_duplicate_rate: float | None = Field(default=None, ge=0, le=1)  # rows in conflicting groups
+    max_leaked_rate: float | None = Field(default=None, ge=0, le=1)  # rows repeating an earlier batch's row
+    max_label_drift_psi: float | None = Field(default=None, ge=0)  # PSI, counted only when chi-square p < alpha
+    label_drift_alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_class_share: float | None = Field(default=None, ge=0, le=1)  # rarest class's share / even share 1/K
 
     @field_validator("max_class_label_error_rate")
     @classmethod

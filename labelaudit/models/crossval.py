@@ -2,13 +2,16 @@
 
 Confident learning needs, for each row, the probability of every class from a model that never saw that row.
 Folds are planned once (stratified, seeded) and each fold is an independent unit of work, so an orchestrator
-can run them in parallel (Prefect tasks, a Dask cluster) and cache them one by one.
+can run them in parallel (Prefect tasks, a Dask cluster) and cache them one by one. With ``"classifier":
+"auto"`` a fold fits every candidate (:mod:`labelaudit.models.candidates`) and the choice among them is made
+when the folds are assembled (:func:`labelaudit.models.selection.resolve`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from labelaudit.errors import FittingError, InputDataError
-from labelaudit.inputs.definition import DatasetDefinition, ModelSpec, Role
+from labelaudit.inputs.definition import DatasetDefinition, Role
+from labelaudit.models.candidates import DENSE_ONLY, CandidateFolds, candidate_names, fit_candidates, make_classifier
+
+if TYPE_CHECKING:
+    from labelaudit.models.selection import Screening
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,17 @@ class FoldPlan:
 
 @dataclass(frozen=True)
 class FoldResult:
-    """Out-of-fold probabilities of one fold's held-out rows, in class-index order."""
+    """Out-of-fold probabilities of one fold's held-out rows, in class-index order.
+
+    With ``"classifier": "auto"``, ``candidates`` holds every candidate's probabilities and ``probs`` is only
+    final once :func:`labelaudit.models.selection.resolve` has chosen (``assemble`` and ``fold_metrics`` do).
+    """
 
     fold: int
     test_rows: np.ndarray
     probs: np.ndarray
     seconds: float
+    candidates: CandidateFolds | None = None
 
 
 def encode_labels(labels: pd.Series, classes: list[str], *, source: str | None = None) -> np.ndarray:
@@ -89,14 +101,29 @@ def _text_column(column: str) -> FunctionTransformer:
     return FunctionTransformer(_select_text, kw_args={"column": column}, validate=False)
 
 
-def build_pipeline(definition: DatasetDefinition) -> Pipeline:
-    """A scikit-learn pipeline from the feature roles: scale numbers, one-hot categories, TF-IDF text."""
+def build_pipeline(
+    definition: DatasetDefinition,
+    *,
+    classifier: str | None = None,
+    params: dict[str, Any] | None = None,
+    available: list[str] | None = None,
+) -> Pipeline:
+    """A scikit-learn pipeline from the feature roles: scale numbers, one-hot categories, TF-IDF text.
+
+    An embedding block is imputed and standardised like numbers, as one block (dense vectors suit linear and
+    neighbour models once scaled). ``classifier`` and ``params`` default to the definition's model; with
+    ``"auto"`` and no ``classifier`` given (the multi-label and token kinds), logistic regression is used.
+    ``available`` (the batch's columns) resolves embedding column patterns.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     parts = []
     numeric = definition.columns_by_role(Role.numeric)
     if numeric:
         parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
+    for feature in (f for f in definition.features if f.role == Role.embedding):
+        scaled = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        parts.append((f"embedding:{feature.name}", scaled, feature.column_names(available)))
     categorical = definition.columns_by_role(Role.categorical)
     if categorical:
         encoder = OneHotEncoder(handle_unknown="ignore", min_frequency=2)
@@ -108,19 +135,33 @@ def build_pipeline(definition: DatasetDefinition) -> Pipeline:
     if not parts:
         raise FittingError(f"dataset {definition.name!r} declares no feature columns to fit a model on")
     features = ColumnTransformer(parts, sparse_threshold=0.3)
-    return Pipeline([("features", features), ("model", _classifier(definition.model, definition.seed))])
+    spec = definition.model
+    if classifier is None:
+        classifier = "logistic_regression" if spec.classifier == "auto" else spec.classifier
+        params = spec.params if params is None else params
+    model = make_classifier(classifier, params or {}, definition.seed)
+    if classifier in DENSE_ONLY:
+        features.set_params(sparse_threshold=0.0)
+    return Pipeline([("features", features), ("model", model)])
 
 
-def _classifier(spec: ModelSpec, seed: int) -> object:
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-
-    factories = {
-        "logistic_regression": lambda: LogisticRegression(max_iter=2000, **spec.params),
-        "hist_gradient_boosting": lambda: HistGradientBoostingClassifier(random_state=seed, **spec.params),
-        "random_forest": lambda: RandomForestClassifier(random_state=seed, n_jobs=1, **spec.params),
-    }
-    return factories[spec.classifier]()
+def fit_predict(
+    definition: DatasetDefinition,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    n_classes: int,
+    *,
+    classifier: str | None = None,
+) -> np.ndarray:
+    """Fit one pipeline on the ``train`` rows of ``features``; probabilities (len(test), n_classes) of ``test``."""
+    available = [str(c) for c in features.columns]
+    pipeline = build_pipeline(definition, classifier=classifier, available=available)
+    pipeline.fit(features.iloc[train], labels[train])
+    probs = np.zeros((len(test), n_classes))
+    probs[:, pipeline.classes_] = pipeline.predict_proba(features.iloc[test])
+    return probs
 
 
 def fit_fold(
@@ -130,23 +171,45 @@ def fit_fold(
     plan: FoldPlan,
     fold: int,
     definition: DatasetDefinition,
+    *,
+    screening: Screening | None = None,
 ) -> FoldResult:
-    """Fit on every fold but ``fold`` and predict its held-out rows."""
+    """Fit on every fold but ``fold`` and predict its held-out rows.
+
+    With ``"classifier": "auto"`` every candidate is fitted (only those ``screening`` kept, for a batch of
+    more than ``model.screen_above`` rows). Pass the batch's :func:`labelaudit.models.selection.screen` to
+    screen once for all folds; without it each fold screens for itself (deterministic, so all folds agree).
+    """
     started = time.perf_counter()
     test = plan.test_rows[fold]
     train = np.setdiff1d(np.arange(len(labels)), test, assume_unique=True)
-    pipeline = build_pipeline(definition)
-    features = frame[definition.feature_names]
-    if definition.model.classifier == "hist_gradient_boosting":
-        pipeline.set_params(features__sparse_threshold=0.0)
-    pipeline.fit(features.iloc[train], labels[train])
-    probs = np.zeros((len(test), n_classes))
-    probs[:, pipeline.classes_] = pipeline.predict_proba(features.iloc[test])
-    return FoldResult(fold, test, probs, time.perf_counter() - started)
+    features = frame[definition.model_columns([str(c) for c in frame.columns])]
+    if definition.model.classifier != "auto":
+        probs = fit_predict(definition, features, labels, train, test, n_classes)
+        return FoldResult(fold, test, probs, time.perf_counter() - started)
+    from labelaudit.models.selection import screen
+
+    if screening is None:
+        screening = screen(frame, labels, n_classes, definition)
+    names = list(screening.kept) if screening is not None else candidate_names(definition)
+
+    def fit_one(name: str) -> np.ndarray:
+        return fit_predict(definition, features, labels, train, test, n_classes, classifier=name)
+
+    candidates = fit_candidates(fit_one, names, labels[test], screening)
+    # a placeholder until the choice, which needs every fold: selection.resolve replaces it
+    probs = candidates.probs[names[0]]
+    return FoldResult(fold, test, probs, time.perf_counter() - started, candidates)
 
 
 def assemble(results: list[FoldResult], n_rows: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities (N, K) and the fold of each row, from the per-fold results."""
+    """Out-of-fold probabilities (N, K) and the fold of each row, from the per-fold results.
+
+    Results of ``"classifier": "auto"`` folds are resolved first (the chosen candidate's probabilities).
+    """
+    from labelaudit.models.selection import resolve
+
+    results, _ = resolve(results)
     probs = np.zeros((n_rows, n_classes))
     fold_of = np.full(n_rows, -1, dtype=np.int32)
     for result in results:
@@ -159,6 +222,9 @@ def assemble(results: list[FoldResult], n_rows: int, n_classes: int) -> tuple[np
 
 def fold_metrics(results: list[FoldResult], probs: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     """Accuracy and log-loss per fold and overall (``fold`` missing) of the out-of-fold predictions."""
+    from labelaudit.models.selection import resolve
+
+    results, _ = resolve(results)
     k = probs.shape[1]
     rows = []
     for result in sorted(results, key=lambda r: r.fold):

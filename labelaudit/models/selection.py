@@ -1,0 +1,158 @@
+"""Choosing the classifier of ``"classifier": "auto"`` by measurement: the best out-of-fold log-loss.
+
+Why log-loss: confident learning thresholds each class at the mean probability the model gives its own
+members, so what matters is that probabilities are calibrated and sharp, which log-loss measures (accuracy
+ignores both). Every candidate is scored on the same out-of-fold rows, so the comparison is fair.
+
+The time budget scales with the batch:
+
+- up to ``model.screen_above`` rows (default 20,000), every candidate is fitted in every fold: auto costs the
+  sum of the candidates (about 3 fixed models);
+- above it, :func:`screen` first cross-validates every candidate (3 folds) on a stratified subsample of
+  ``model.screen_rows`` rows (default 5,000) and keeps the best and any within :data:`KEEP_WITHIN` of its
+  log-loss, at most :data:`KEEP_AT_MOST`; only those are fitted on the full folds. The cost is then at most
+  two full models plus a constant (the screening), whatever the batch size.
+
+Averaging the best candidates' probabilities was measured (``benchmarks/bench_detection.py``) and is not done:
+see ``docs/models.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss
+from sklearn.model_selection import train_test_split
+
+from labelaudit.inputs.definition import DatasetDefinition
+from labelaudit.models.candidates import ALL_CANDIDATES, candidate_names
+from labelaudit.models.crossval import FoldPlan, FoldResult, fit_predict
+
+__all__ = ["CandidateScore", "ModelSelection", "Screening", "resolve", "screen"]
+
+#: Screening keeps candidates whose log-loss is within this fraction of the best one's (a subsample's ranking
+#: of close candidates can flip on the full batch).
+KEEP_WITHIN = 0.10
+#: ... and at most this many.
+KEEP_AT_MOST = 2
+#: Folds of the screening cross-validation.
+SCREEN_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The screening of a large batch: rows of the subsample, each candidate's log-loss there, those kept."""
+
+    rows: int
+    log_loss: dict[str, float]
+    kept: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate's out-of-fold figures; ``log_loss``/``accuracy``/``seconds`` are None if screened out."""
+
+    name: str
+    log_loss: float | None
+    accuracy: float | None
+    seconds: float | None
+    screen_log_loss: float | None
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class ModelSelection:
+    """What ``auto`` compared and what it used: the record the score stage and the report store."""
+
+    chosen: str
+    candidates: tuple[CandidateScore, ...]
+    screened_rows: int | None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per candidate: name, log_loss, accuracy, seconds, screen_log_loss, chosen, screened_rows."""
+        frame = pd.DataFrame([vars(c) for c in self.candidates])
+        frame["screened_rows"] = pd.array([self.screened_rows] * len(frame), dtype="Int64")
+        return frame
+
+
+def screen(frame: pd.DataFrame, labels: np.ndarray, n_classes: int, definition: DatasetDefinition) -> Screening | None:
+    """For a batch above ``model.screen_above`` rows: the candidates worth fitting on the full folds.
+
+    Deterministic in the batch and the definition's seed, so every fold that screens for itself keeps the same
+    candidates. None for a batch small enough to fit every candidate, or with a single candidate.
+    """
+    spec = definition.model
+    names = candidate_names(definition)
+    if len(labels) <= spec.screen_above or len(names) < 2:
+        return None
+    sample = _stratified_sample(labels, spec.screen_rows, definition.seed)
+    sub_frame = frame.iloc[sample]
+    sub_labels = labels[sample]
+    features = sub_frame[definition.model_columns([str(c) for c in frame.columns])]
+    plan = _screen_plan(sub_labels, definition.seed)
+    losses = {}
+    for name in names:
+        probs = np.zeros((len(sample), n_classes))
+        for test in plan.test_rows:
+            train = np.setdiff1d(np.arange(len(sample)), test, assume_unique=True)
+            probs[test] = fit_predict(definition, features, sub_labels, train, test, n_classes, classifier=name)
+        losses[name] = float(log_loss(sub_labels, probs, labels=range(n_classes)))
+    ranked = sorted(names, key=lambda n: losses[n])
+    best = losses[ranked[0]]
+    kept = tuple(n for n in ranked if losses[n] <= best * (1 + KEEP_WITHIN))[:KEEP_AT_MOST]
+    return Screening(len(sample), losses, kept)
+
+
+def _stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` row positions, stratified by label where every class has two rows (else a plain sample)."""
+    rows = np.arange(len(labels))
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    sample, _ = train_test_split(rows, train_size=size, stratify=stratify, random_state=seed)
+    return np.sort(sample)
+
+
+def _screen_plan(labels: np.ndarray, seed: int) -> FoldPlan:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() >= SCREEN_FOLDS:
+        splitter = StratifiedKFold(n_splits=SCREEN_FOLDS, shuffle=True, random_state=seed)
+    else:  # a class too rare to stratify: plain folds (the screening is a ranking, not the audit's probabilities)
+        splitter = KFold(n_splits=SCREEN_FOLDS, shuffle=True, random_state=seed)
+    return FoldPlan([test for _, test in splitter.split(np.zeros(len(labels)), labels)])
+
+
+def resolve(results: list[FoldResult]) -> tuple[list[FoldResult], ModelSelection | None]:
+    """The fold results with the chosen candidate's probabilities, and the record of the choice.
+
+    Results of a fixed classifier are returned unchanged, with None. The chosen candidate has the lowest
+    log-loss over all out-of-fold rows; ties go to the earlier of :data:`ALL_CANDIDATES` (the simpler model).
+    """
+    if not results or all(r.candidates is None for r in results):
+        return results, None
+    if any(r.candidates is None for r in results):
+        raise ValueError("some folds were fitted with 'auto' and some with a fixed classifier: refit all folds")
+    names = [n for n in ALL_CANDIDATES if n in results[0].candidates.probs]
+    if any(list(r.candidates.probs) != list(results[0].candidates.probs) for r in results):
+        raise ValueError("the folds fitted different candidates: refit all folds")
+    labels = np.concatenate([r.candidates.labels for r in results])
+    n_classes = results[0].probs.shape[1]
+    figures = {}
+    for name in names:
+        probs = np.concatenate([r.candidates.probs[name] for r in results])
+        loss = float(log_loss(labels, probs, labels=range(n_classes)))
+        accuracy = float((probs.argmax(axis=1) == labels).mean())
+        figures[name] = (loss, accuracy, float(sum(r.candidates.seconds[name] for r in results)))
+    chosen = min(names, key=lambda n: (figures[n][0], names.index(n)))
+    resolved = [replace(r, probs=r.candidates.probs[chosen]) for r in results]
+    return resolved, _record(chosen, figures, results[0].candidates.screening)
+
+
+def _record(chosen: str, figures: dict[str, tuple[float, float, float]], screening: Screening | None) -> ModelSelection:
+    screened = screening.log_loss if screening is not None else {}
+    names = [n for n in ALL_CANDIDATES if n in figures or n in screened]
+    scores = tuple(CandidateScore(n, *figures.get(n, (None, None, None)), screened.get(n), n == chosen) for n in names)
+    return ModelSelection(chosen, scores, screening.rows if screening is not None else None)
