@@ -2,7 +2,8 @@
 
 It is a draft for a person to review, not a source of truth: the allowed labels are the ones seen in the
 sample, and columns are assigned roles by simple rules (numbers are numeric; strings with few distinct values
-are categorical; longer, varied strings are free text).
+are categorical; longer, varied strings are free text). The model is ``"auto"``: the audit compares the
+candidate classifiers by out-of-fold log-loss and keeps the best (:mod:`labelaudit.models.selection`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import Any
 import pandas as pd
 
 from labelaudit.errors import DefinitionError, InputDataError
-from labelaudit.inputs.definition import DatasetDefinition, Feature, QualityThresholds, Role, dataset_folder, write_json
+from labelaudit.inputs.definition import (
+    DatasetDefinition,
+    Feature,
+    ModelSpec,
+    QualityThresholds,
+    Role,
+    dataset_folder,
+    write_json,
+)
 from labelaudit.inputs.readers import ReadOptions, read_batch
 
 _LABEL_NAMES = ("label", "labels", "class", "target", "category", "y")
@@ -80,7 +89,12 @@ def infer_definition(
     ]
     classes = sorted(frame[label_column].dropna().astype(str).unique().tolist())
     definition = DatasetDefinition(
-        name=dataset, label_column=label_column, id_column=id_column, features=features, classes=classes
+        name=dataset,
+        label_column=label_column,
+        id_column=id_column,
+        features=features,
+        classes=classes,
+        model=ModelSpec(classifier="auto"),
     )
     return definition, build_suite(definition, frame), QualityThresholds(max_label_error_rate=0.1)
 
@@ -106,13 +120,18 @@ def build_suite(definition: DatasetDefinition, frame: pd.DataFrame | None = None
     if definition.id_column:
         add("ID-NOTNULL", "expect_column_values_to_not_be_null", column=definition.id_column)
         add("ID-UNIQUE", "expect_column_values_to_be_unique", column=definition.id_column)
+    numeric_types = ["int8", "int16", "int32", "int64", "float32", "float64", "Int64", "Float64"]
     for feature in definition.features:
+        if feature.role == Role.embedding:  # a block of numeric columns; those of a pattern or file are unknown here
+            for column in feature.column_names():
+                add(f"TYPE-{column}", "expect_column_values_to_be_in_type_list", column=column, type_list=numeric_types)
+            continue
         if feature.role == Role.numeric:
             add(
                 f"TYPE-{feature.name}",
                 "expect_column_values_to_be_in_type_list",
                 column=feature.name,
-                type_list=["int8", "int16", "int32", "int64", "float32", "float64", "Int64", "Float64"],
+                type_list=numeric_types,
             )
         else:
             add(f"TYPE-{feature.name}", "expect_column_values_to_be_of_type", column=feature.name, type_="str")
