@@ -1,0 +1,286 @@
+"""Detection quality: which probabilities and which second opinion find injected label errors best (issue 15).
+
+Usage::
+
+    python benchmarks/bench_detection.py --quick            # 10 % noise only, four small sets, one seed
+    python benchmarks/bench_detection.py --seeds 3          # every set, 5/10/20 % uniform and class-conditional
+
+For each data set with features (scikit-learn's iris, wine, breast cancer and digits; the bundled penguins
+sample; two generated sets, one linear and one with a non-linear boundary) and each injected noise (rate x
+uniform or class-conditional), it fits ``"classifier": "auto"`` once over 5 folds (its candidates are built by
+the same factories as the fixed classifiers, so each candidate's probabilities *are* that fixed classifier's:
+``tests/models/test_selection.py`` checks it) and scores with confident learning (default
+``prune_by_noise_rate``; ranking by self-confidence):
+
+- each fixed classifier, ``auto``, and the mean of auto's two best candidates (measured, not used by auto);
+- the neighbour score alone (k = 10 in the standardised feature space, SimiFeat's vote) and the flag rules
+  ``both`` and ``rank`` over auto's probabilities;
+- cleanlab 2.9's ``find_label_issues`` on auto's probabilities (the baseline: it should match ours).
+
+It prints precision and recall of the flags and the area under the precision-recall curve of the ranking
+(average precision), medians over seeds, then the issue's two goals. The published probabilities of
+``../shared/benchmarks/label-errors/`` (no features, real human-verified errors) get confident learning, cleanlab
+and the neighbour score in probability space, scored as that folder's README says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # folds run one after another here; avoid oversubscription
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+from sklearn.neighbors import NearestNeighbors
+
+from labelaudit.cl.filter import find_label_issues
+from labelaudit.cl.rank import get_label_quality_scores
+from labelaudit.inputs.definition import DatasetDefinition, Feature
+from labelaudit.models.crossval import build_pipeline, fit_fold, plan_folds
+from labelaudit.models.neighbour_score import combine_flags, knn_disagrees, knn_label_agreement
+from labelaudit.models.selection import resolve
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LABEL_ERRORS = REPO_ROOT.parent / "shared" / "benchmarks" / "label-errors"
+FIXED = ("logistic_regression", "hist_gradient_boosting", "random_forest")
+K = 10
+
+
+def _sklearn_set(loader) -> tuple[pd.DataFrame, list[Feature], np.ndarray]:
+    x, y = loader(return_X_y=True)
+    columns = [f"f{i}" for i in range(x.shape[1])]
+    return pd.DataFrame(x, columns=columns), [Feature(name=c, role="numeric") for c in columns], y
+
+
+def _penguins() -> tuple[pd.DataFrame, list[Feature], np.ndarray]:
+    frame = pd.read_csv(REPO_ROOT / "data" / "penguins" / "penguins_clean.csv").dropna(subset=["species"])
+    numeric = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    features = [Feature(name=c, role="numeric") for c in numeric]
+    features += [Feature(name=c, role="categorical") for c in ("island", "sex")]
+    y = pd.Categorical(frame["species"]).codes.astype(np.int64)
+    return frame[[f.name for f in features]].reset_index(drop=True), features, y
+
+
+def _synthetic(kind: str, rows: int) -> tuple[pd.DataFrame, list[Feature], np.ndarray]:
+    from sklearn.datasets import make_classification
+
+    if kind == "linear":  # as benchmarks/synthetic.py: logistic regression reaches about 98 % on clean labels
+        x, y = make_classification(
+            rows, 20, n_informative=10, n_redundant=4, n_classes=3, n_clusters_per_class=1, class_sep=2.0,
+            random_state=0,
+        )  # fmt: skip
+    else:  # a non-linear boundary: three classes on separated spherical shells, plus three noise features
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 3, size=rows)
+        direction = rng.normal(size=(rows, 3))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        radius = 0.5 + y + rng.uniform(0, 0.5, size=rows)
+        x = np.hstack([direction * radius[:, None], rng.normal(size=(rows, 3))])
+    columns = [f"f{i}" for i in range(x.shape[1])]
+    return pd.DataFrame(x, columns=columns), [Feature(name=c, role="numeric") for c in columns], y.astype(np.int64)
+
+
+def datasets(quick: bool) -> dict[str, tuple[pd.DataFrame, list[Feature], np.ndarray]]:
+    from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+
+    sets = {
+        "iris": _sklearn_set(load_iris),
+        "wine": _sklearn_set(load_wine),
+        "breast_cancer": _sklearn_set(load_breast_cancer),
+        "penguins": _penguins(),
+        "synthetic_linear": _synthetic("linear", 1000 if quick else 2000),
+        "synthetic_shells": _synthetic("shells", 1000 if quick else 2000),
+    }
+    if not quick:
+        sets["digits"] = _sklearn_set(load_digits)
+    else:
+        sets = {k: sets[k] for k in ("wine", "breast_cancer", "synthetic_linear", "synthetic_shells")}
+    return sets
+
+
+def inject(y: np.ndarray, rate: float, kind: str, seed: int) -> np.ndarray:
+    """Given labels with ``rate`` of them flipped: uniformly to any other class, or class-conditionally
+    (class c flips to c+1 only, at a rate growing with c, averaging ``rate``)."""
+    rng = np.random.default_rng(seed)
+    k = int(y.max()) + 1
+    noisy = y.copy()
+    if kind == "uniform":
+        flip = rng.random(len(y)) < rate
+        noisy[flip] = (y[flip] + rng.integers(1, k, size=flip.sum())) % k
+    else:
+        per_class = rate * 2 * (np.arange(k) + 1) / (k + 1)
+        flip = rng.random(len(y)) < per_class[y]
+        noisy[flip] = (y[flip] + 1) % k
+    return noisy
+
+
+def _fit_auto(frame, features, labels, k) -> tuple[dict[str, np.ndarray], str]:
+    definition = DatasetDefinition(name="b", label_column="label", features=features, model={"classifier": "auto"})
+    classes = [str(i) for i in range(k)]
+    plan = plan_folds(labels, classes, folds=5, seed=0)
+    results = [fit_fold(frame, labels, k, plan, f, definition) for f in range(plan.n_folds)]
+    _, selection = resolve(results)
+    probs = {}
+    for name in FIXED:
+        p = np.zeros((len(labels), k))
+        for r in results:
+            p[r.test_rows] = r.candidates.probs[name]
+        probs[name] = p
+    probs["auto"] = probs[selection.chosen]
+    best2 = sorted((c for c in selection.candidates), key=lambda c: c.log_loss)[:2]
+    probs["mean_best2"] = (probs[best2[0].name] + probs[best2[1].name]) / 2
+    return probs, selection.chosen
+
+
+def _neighbours(frame, features) -> np.ndarray:
+    definition = DatasetDefinition(name="b", label_column="label", features=features)
+    space = build_pipeline(definition).named_steps["features"].fit_transform(frame)
+    space = space.toarray() if hasattr(space, "toarray") else space
+    _, found = NearestNeighbors(n_neighbors=K + 1).fit(space).kneighbors(space)
+    return _drop_self(found)
+
+
+def _drop_self(found: np.ndarray) -> np.ndarray:
+    # a row is usually its own first neighbour, but duplicates can come first: drop the row wherever it is
+    rows = np.arange(len(found))[:, None]
+    keep = found != rows
+    keep[keep.sum(axis=1) > K, -1] = False  # the row was not among them: drop the farthest instead
+    return found[keep].reshape(len(found), K)
+
+
+def _figures(flags: np.ndarray, scores: np.ndarray, errors: np.ndarray) -> tuple[float, float, float]:
+    tp = (flags & errors).sum()
+    precision = tp / flags.sum() if flags.sum() else 0.0
+    recall = tp / errors.sum() if errors.sum() else 0.0
+    return float(precision), float(recall), float(average_precision_score(errors, -scores))
+
+
+def evaluate(frame, features, truth, rate, kind, seed) -> list[dict]:
+    import cleanlab.filter
+
+    k = int(truth.max()) + 1
+    labels = inject(truth, rate, kind, seed)
+    errors = labels != truth
+    started = time.perf_counter()
+    probs, chosen = _fit_auto(frame, features, labels, k)
+    seconds = time.perf_counter() - started
+    out = []
+    for name, p in probs.items():
+        flags = find_label_issues(labels, p)
+        out.append((name, _figures(flags, get_label_quality_scores(labels, p), errors)))
+    auto_flags = find_label_issues(labels, probs["auto"])
+    auto_scores = get_label_quality_scores(labels, probs["auto"])
+    neighbours = _neighbours(frame, features)
+    knn_flags = knn_disagrees(labels, neighbours, k)
+    knn_scores = knn_label_agreement(labels, neighbours, k)
+    out.append(("knn", _figures(knn_flags, knn_scores, errors)))
+    for rule in ("both", "rank"):
+        combined = combine_flags(auto_flags, auto_scores, knn_flags, knn_scores, rule=rule)
+        out.append((f"auto+knn:{rule}", _figures(combined.flags, combined.scores, errors)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = cleanlab.filter.find_label_issues(labels, probs["auto"], n_jobs=1)
+    out.append(("cleanlab(auto probs)", _figures(theirs, auto_scores, errors)))
+    return [
+        {"method": m, "precision": p, "recall": r, "auprc": a, "chosen": chosen, "fit_s": seconds}
+        for m, (p, r, a) in out
+    ]
+
+
+def run_feature_sets(quick: bool, seeds: int) -> pd.DataFrame:
+    rates = (0.10,) if quick else (0.05, 0.10, 0.20)
+    rows = []
+    for name, (frame, features, truth) in datasets(quick).items():
+        for rate in rates:
+            for kind in ("uniform", "class_conditional"):
+                for seed in range(seeds):
+                    for row in evaluate(frame, features, truth, rate, kind, seed):
+                        rows.append({"set": name, "noise": f"{kind} {int(rate * 100)}%", "seed": seed, **row})
+                print(f"  {name} {kind} {rate:.0%} done", flush=True)
+    return pd.DataFrame(rows)
+
+
+def report_goals(table: pd.DataFrame) -> None:
+    med = table.groupby(["set", "noise", "method"], sort=False)[["precision", "recall", "auprc"]].median()
+    print("\nMedians over seeds (precision / recall / AUPRC of the ranking):")
+    wide = med.apply(lambda r: f"{r.precision:.2f}/{r.recall:.2f}/{r.auprc:.2f}", axis=1).unstack("method")
+    print(wide.to_string())
+    chosen = table.groupby(["set", "noise"], sort=False)["chosen"].agg(lambda s: ",".join(sorted(set(s))))
+    print("\nauto chose:\n" + chosen.to_string())
+    print("\nGoal 1: auto within 0.02 of the best fixed classifier in precision and recall")
+    misses = 0
+    for (name, noise), group in med.groupby(level=["set", "noise"], sort=False):
+        g = group.droplevel(["set", "noise"])
+        for metric in ("precision", "recall"):
+            best = g.loc[list(FIXED), metric].max()
+            gap = best - g.loc["auto", metric]
+            if gap > 0.02:
+                misses += 1
+                print(f"  MISS {name} {noise}: {metric} auto {g.loc['auto', metric]:.3f} vs best fixed {best:.3f}")
+    print(f"  {misses} miss(es)")
+    print("\nGoal 2: a combination reaches precision >= 0.9 at recall >= 0.85 on the synthetic 10 % sets")
+    for (name, noise), group in med.groupby(level=["set", "noise"], sort=False):
+        if name.startswith("synthetic") and "10%" in noise:
+            g = group.droplevel(["set", "noise"])
+            for method in ("auto", "auto+knn:both", "auto+knn:rank"):
+                p, r = g.loc[method, "precision"], g.loc[method, "recall"]
+                mark = "met" if p >= 0.9 and r >= 0.85 else "not met"
+                print(f"  {name} {noise} {method}: P {p:.3f} R {r:.3f} ({mark})")
+
+
+def run_label_errors(folder: Path) -> None:
+    import cleanlab.filter
+
+    from labelaudit.cl._engine.validation import validate_pred_probs
+
+    print("\nReal label errors (probabilities only; recall vs validated, precision over reviewed flags):")
+    for name in ("mnist", "cifar10", "imdb", "20news"):
+        if not (folder / name).is_dir():
+            print(f"  {name}: not found under {folder}")
+            continue
+        a = {n: np.load(folder / name / f"{n}.npy") for n in ("pred_probs", "labels", "checked_rows", "validated_rows")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probs = validate_pred_probs(a["pred_probs"])
+            theirs = cleanlab.filter.find_label_issues(a["labels"], probs, n_jobs=1)
+        labels, k = a["labels"], probs.shape[1]
+        _, found = NearestNeighbors(n_neighbors=K + 1).fit(probs).kneighbors(probs)
+        neighbours = _drop_self(found)
+        cl = find_label_issues(labels, probs)
+        knn = knn_disagrees(labels, neighbours, k)
+        both = combine_flags(
+            cl, get_label_quality_scores(labels, probs), knn, knn_label_agreement(labels, neighbours, k), rule="both"
+        ).flags
+        for method, flags in (("ours", cl), ("cleanlab", theirs), ("knn(prob space)", knn), ("both", both)):
+            checked = np.isin(np.flatnonzero(flags), a["checked_rows"])
+            hits = np.isin(a["validated_rows"], np.flatnonzero(flags)).sum()
+            prec = (
+                np.isin(np.flatnonzero(flags)[checked], a["validated_rows"]).mean() if checked.any() else float("nan")
+            )
+            found = f"{hits}/{len(a['validated_rows'])}"
+            print(f"  {name:8s} {method:16s} flagged {flags.sum():5d}  found {found:8s} precision(reviewed) {prec:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--label-errors", type=Path, default=LABEL_ERRORS)
+    parser.add_argument("--csv", type=Path, help="also write every figure to this CSV")
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
+    table = run_feature_sets(args.quick, args.seeds)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    report_goals(table)
+    run_label_errors(args.label_errors)
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
