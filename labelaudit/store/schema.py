@@ -262,6 +262,19 @@ MIGRATIONS: list[str] = [
     -- token batches: one oof_probs row per token (row_idx = sentence, token_idx = token); NULL otherwise
     ALTER TABLE oof_probs ADD COLUMN token_idx INTEGER;
     """,
+    # 4: data issues (issue 14). A hash per row of the features (labelaudit.data_issues.hashing), so a later
+    # batch's leakage check reads earlier batches' hashes, never their rows; hashes compare only within one
+    # scheme and feature list (feature_key).
+    """
+    CREATE TABLE row_hashes (
+        run_id VARCHAR NOT NULL,
+        row_idx BIGINT NOT NULL,
+        row_id VARCHAR NOT NULL,
+        hash UBIGINT NOT NULL,
+        label VARCHAR,                    -- the row's label key (class, sorted tag set, tag sequence)
+        feature_key VARCHAR NOT NULL      -- hashing scheme + hashed columns
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -282,6 +295,8 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
         "labeler_confusions",
         "labeler_routing",
     ),
+    # row hashes for duplicates and later batches' leakage checks (issue 14; the findings' tables follow)
+    "data_issues": ("row_hashes",),
     "gate": ("gate_results",),
     "report": (),
 }
