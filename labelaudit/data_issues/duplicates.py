@@ -170,9 +170,11 @@ def _conflicting_rows(
         return _empty(run_id)
     same_label = grouped.groupby(["code", "label"])["label"].transform("size").to_numpy()
     size = grouped.groupby("code")["label"].transform("size").to_numpy()
-    mix = grouped.groupby("code")["label"].agg(lambda labels: json.dumps(labels.value_counts().to_dict()))
+    mix: dict[int, dict[str, int]] = {}
+    for (c, label), count in grouped.groupby(["code", "label"]).size().sort_values(ascending=False).items():
+        mix.setdefault(c, {})[label] = int(count)
     code = grouped["code"].to_numpy()
-    detail = [f'{{"labels": {mix[c]}, "group_size": {int(m)}}}' for c, m in zip(code, size, strict=True)]
+    detail = [json.dumps({"labels": mix[c], "group_size": int(m)}) for c, m in zip(code, size, strict=True)]
     return finding_rows(
         run_id,
         ids[positions],
