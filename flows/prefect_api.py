@@ -54,6 +54,15 @@ os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
 """
 
 
+def dying_with_this_process(command: list[str]) -> list[str]:
+    """``command`` (``[sys.executable, "-m", ...]``) wrapped so the kernel stops it when this process dies.
+
+    Why: a parent killed by SIGKILL (or a test runner killed by a CI timeout) runs no cleanup, and a server it
+    started would otherwise live on, holding a port and a database.
+    """
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command[1:]]
+
+
 class PrefectServerError(RuntimeError):
     """The temporary Prefect server could not be started (its log says why)."""
 
@@ -101,7 +110,7 @@ class TemporaryPrefectServer:
                    "--port", str(self.port), "--no-ui", "--no-services", "--log-level", "WARNING"]  # fmt: skip
         self._started_at = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command[1:]],
+            dying_with_this_process(command),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log or subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from labelaudit.flows.prefect_api import use_api_url
+from labelaudit.flows.prefect_api import dying_with_this_process, use_api_url
 
 from tests.conftest import REPO, Project
 
@@ -89,7 +89,9 @@ def prefect_server() -> Iterator[PrefectServer]:
     log = home / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            dying_with_this_process(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+            ),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -157,18 +159,11 @@ def served(prefect_server: PrefectServer) -> Iterator[ServedProject]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("LABELAUDIT_REPORT_BASE_URL", None)
+    serve_command = [sys.executable, "-m", "labelaudit.flows.cli", "serve", "--config", str(config)]
+    serve_command += ["--reports-port", str(reports_port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "labelaudit.flows.cli",
-                "serve",
-                "--config",
-                str(config),
-                "--reports-port",
-                str(reports_port),
-            ],
+            dying_with_this_process(serve_command),
             cwd=root,
             env=env,
             stdout=out,
