@@ -270,6 +270,8 @@ class QualityThresholds(BaseModel):
     max_leaked_rate: float | None = Field(default=None, ge=0, le=1)  # rows repeating an earlier batch's row
     max_label_drift_psi: float | None = Field(default=None, ge=0)  # PSI, counted only when chi-square p < alpha
     label_drift_alpha: float = Field(default=0.01, gt=0, lt=1)
+    max_near_duplicate_rate: float | None = Field(default=None, ge=0, le=1)  # rows in a near-duplicate group
+    max_outlier_rate: float | None = Field(default=None, ge=0, le=1)  # feature-space outliers (data_issues.outliers)
     min_class_share: float | None = Field(default=None, ge=0, le=1)  # rarest class's share / even share 1/K
 
     @field_validator("max_class_label_error_rate")
