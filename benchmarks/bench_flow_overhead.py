@@ -38,7 +38,10 @@ def run_direct(source: str, dataset: str, expectations: Path, database: Path, re
 
     from labelaudit.inputs.definition import load_dataset
     from labelaudit.models.crossval import fit_fold
-    from labelaudit.pipeline import crowd, stages
+    from labelaudit.pipeline import fit, ingest, labels, validate
+    from labelaudit.pipeline.gate import judge_batch
+    from labelaudit.pipeline.labelers import profile_run_labelers
+    from labelaudit.pipeline.score import score_multiclass
     from labelaudit.report import publish_run
     from labelaudit.review.feedback import dataset_verdicts
     from labelaudit.store import AuditStore
@@ -47,11 +50,11 @@ def run_direct(source: str, dataset: str, expectations: Path, database: Path, re
     store = AuditStore(database)
     bundle = load_dataset(expectations, dataset)
     run_id = store.begin_run(dataset=dataset, source=source, params={})
-    batch = stages.ingest(store, run_id, source, bundle)
-    stages.validate(store, run_id, batch, bundle)
-    labels_in = crowd.prepare_labels(store, run_id, batch, bundle, None, dataset_verdicts(store, dataset))
+    batch = ingest.ingest(store, run_id, source, bundle)
+    validate.validate(store, run_id, batch, bundle)
+    labels_in = labels.prepare_labels(store, run_id, batch, bundle, None, dataset_verdicts(store, dataset))
     batch, bundle = labels_in.batch, labels_in.bundle
-    inputs = stages.prepare_fit(store, run_id, batch, bundle, precomputed=False)
+    inputs = fit.prepare_fit(store, run_id, batch, bundle, precomputed=False)
     n = inputs.plan.n_folds
     workers = os.cpu_count() or 1  # as the flow: one thread per CPU, one BLAS thread per fold
     with ThreadPoolExecutor(max_workers=workers) as pool, threadpool_limits(limits=1 if workers > 1 else None):
@@ -61,11 +64,11 @@ def run_direct(source: str, dataset: str, expectations: Path, database: Path, re
                 range(n),
             )
         )
-    probs, metrics = stages.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
+    probs, metrics = fit.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
     log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
-    scored = crowd.score(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss=log_loss)
-    crowd.profile(store, run_id, labels_in, probs, inputs.classes)
-    verdict = stages.gate(store, run_id, scored, bundle)
+    scored = score_multiclass(store, run_id, batch, inputs.labels, probs, inputs.classes, bundle, oof_log_loss=log_loss)
+    profile_run_labelers(store, run_id, labels_in, probs, inputs.classes)
+    verdict = judge_batch(store, run_id, scored, bundle)
     store.finish_run(run_id, status="completed" if verdict.passed else "rejected", verdict=verdict.verdict,
                      message=verdict.message())  # fmt: skip
     started = utcnow()

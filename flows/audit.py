@@ -1,7 +1,8 @@
 """The audit flow: ingest → schema validation → cross-validated fit → confident learning → gate → report.
 
 With annotations or stored review verdicts, the labels to fit are settled after validation (majority vote,
-confirmed corrections), and the labelers are profiled after scoring (see ``labelaudit.pipeline.crowd``).
+confirmed corrections), and the labelers are profiled after scoring (see ``labelaudit.pipeline.labels`` and
+``labelaudit.pipeline.labelers``).
 
 Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit``.
 """
@@ -20,7 +21,7 @@ from labelaudit.tasks.ingest import ingest, validate_schema
 from labelaudit.tasks.labelers import prepare_labels, profile_labelers
 from labelaudit.tasks.publish import publish_report
 from labelaudit.tasks.runs import finish_run, start_run
-from labelaudit.tasks.score import quality_gate, score
+from labelaudit.tasks.score import quality_gate, score_labels
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
@@ -125,7 +126,7 @@ def audit(
             probs, metrics = store_fit(store, run_id, bundle, inputs, results)
         # -- confident learning (per row, tag or token, as the label kind scores) and the gate -------------------
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
-        scored = score(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
+        scored = score_labels(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
         profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
         verdict = quality_gate(store, run_id, scored, bundle)
         # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------

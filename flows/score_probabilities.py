@@ -4,7 +4,7 @@ ingest (metadata only) → checks (DuckDB over the Parquet file) → confident l
 gate → report. The same verdict, gate, tables and report as the audit flow, for tables too big for pandas: the
 file is never loaded whole, and memory stays within ``memory_budget`` whatever the number of rows.
 
-Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit.pipeline.stages_outofcore``.
+Read it as a script: each step is a task from ``tasks/``; the logic lives in ``labelaudit.pipeline.streamed``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from prefect.states import State
 
 from labelaudit.errors import LabelAuditError
 from labelaudit.inputs.preflight import load_bundle
-from labelaudit.pipeline.stages_outofcore import duckdb_memory_limit
+from labelaudit.pipeline.probability_table import duckdb_memory_limit
 from labelaudit.settings import Settings, parse_bytes
 from labelaudit.store import AuditStore
 

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
 from labelaudit.kinds import FitInputsLike, kind_for
 from labelaudit.models.crossval import FoldResult
-from labelaudit.pipeline.stages import Batch
+from labelaudit.pipeline.ingest import Batch
 from labelaudit.store import AuditStore
 from labelaudit.store.database import code_version
 

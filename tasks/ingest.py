@@ -11,7 +11,9 @@ from prefect.cache_policies import NO_CACHE
 from labelaudit.inputs.definition import DatasetBundle, check_suite
 from labelaudit.inputs.gx_suite import SuiteOutcome
 from labelaudit.inputs.readers import ReadOptions
-from labelaudit.pipeline import stages
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.ingest import ingest as ingest_batch
+from labelaudit.pipeline.validate import validate
 from labelaudit.store import AuditStore
 
 
@@ -24,9 +26,9 @@ from labelaudit.store import AuditStore
 )
 def ingest(
     store: AuditStore, run_id: str, source: str, bundle: DatasetBundle, options: ReadOptions | None = None
-) -> stages.Batch:
+) -> Batch:
     """Read and store the batch; the log line says how it was read (format, and any delimiter or encoding)."""
-    batch = stages.ingest(store, run_id, source, bundle, options)
+    batch = ingest_batch(store, run_id, source, bundle, options)
     get_run_logger().info(
         "ingested %d rows x %d columns from %s (%s, sha256 %s)",
         len(batch.frame),
@@ -46,13 +48,13 @@ def ingest(
     retry_condition_fn=retry_infrastructure_errors,
 )
 def validate_schema(
-    store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, data_docs_dir: Path | None
+    store: AuditStore, run_id: str, batch: Batch, bundle: DatasetBundle, data_docs_dir: Path | None
 ) -> SuiteOutcome:
     """Schema failures are data errors: not retried, the run stops here with every failed expectation listed.
 
     The suite is checked first: Great Expectations would skip an expectation it cannot build with only a log.
     """
     check_suite(bundle.suite, bundle.folder / "suite.json")
-    outcome = stages.validate(store, run_id, batch, bundle, data_docs_dir=data_docs_dir)
+    outcome = validate(store, run_id, batch, bundle, data_docs_dir=data_docs_dir)
     get_run_logger().info("schema: all %d expectations of suite %r met", len(outcome.outcomes), outcome.suite_name)
     return outcome

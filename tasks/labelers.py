@@ -9,8 +9,10 @@ from prefect.cache_policies import NO_CACHE
 
 from labelaudit.inputs.definition import DatasetBundle
 from labelaudit.kinds import kind_for
-from labelaudit.pipeline import crowd, stages
-from labelaudit.pipeline.labelers import LabelerProfiles
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.labeler_profiles import LabelerProfiles
+from labelaudit.pipeline.labelers import profile_run_labelers
+from labelaudit.pipeline.labels import LabelInputs
 from labelaudit.store import AuditStore
 
 _RETRY = {
@@ -23,8 +25,8 @@ _RETRY = {
 
 @task(name="prepare-labels", **_RETRY)
 def prepare_labels(
-    store: AuditStore, run_id: str, batch: stages.Batch, bundle: DatasetBundle, annotations: str | None
-) -> crowd.LabelInputs:
+    store: AuditStore, run_id: str, batch: Batch, bundle: DatasetBundle, annotations: str | None
+) -> LabelInputs:
     """The labels to fit, as the kind settles them: multiclass takes the majority vote of the annotations and
     confirmed review corrections; multi-label and token keep the file's labels and refuse annotations."""
     inputs = kind_for(bundle.definition.label_type).prepare_labels(store, run_id, batch, bundle, annotations)
@@ -35,10 +37,10 @@ def prepare_labels(
 
 @task(name="profile-labelers", **_RETRY)
 def profile_labelers(
-    store: AuditStore, run_id: str, inputs: crowd.LabelInputs, probs: np.ndarray, classes: list[str]
+    store: AuditStore, run_id: str, inputs: LabelInputs, probs: np.ndarray, classes: list[str]
 ) -> LabelerProfiles | None:
     """CROWDLAB consensus, annotator quality, profiles and routing (runs with annotations only)."""
-    profiles = crowd.profile(store, run_id, inputs, probs, classes)
+    profiles = profile_run_labelers(store, run_id, inputs, probs, classes)
     if profiles is not None:
         best = profiles.annotators.iloc[0]
         get_run_logger().info(

@@ -10,8 +10,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from labelaudit.inputs.definition import DatasetBundle
-from labelaudit.pipeline import stages_outofcore
-from labelaudit.pipeline.stages_outofcore import CheckResult, OutOfCoreScore, ProbabilityTable
+from labelaudit.pipeline.fit import prepare_streamed_fit
+from labelaudit.pipeline.probability_table import ProbabilityTable
+from labelaudit.pipeline.streamed import OutOfCoreScore, ingest_probability_table, score_probability_file
+from labelaudit.pipeline.streamed_io import Progress
+from labelaudit.pipeline.validate import CheckResult, validate_probability_table
 from labelaudit.store import AuditStore
 
 #: Seconds between progress lines while a pass streams the file.
@@ -41,7 +44,7 @@ def ingest_metadata(
     label_column: str | None,
     memory_budget: int,
 ) -> ProbabilityTable:
-    table = stages_outofcore.ingest(
+    table = ingest_probability_table(
         store, run_id, path, bundle, id_column=id_column, label_column=label_column, memory_budget=memory_budget
     )
     get_run_logger().info(
@@ -65,12 +68,12 @@ def ingest_metadata(
 )
 def check_probabilities(store: AuditStore, run_id: str, table: ProbabilityTable, workdir: Path) -> CheckResult:
     """Schema, labels, ids and probability rows checked in DuckDB; failures stop the run (not retried)."""
-    result = stages_outofcore.validate(store, run_id, table, workdir=workdir)
+    result = validate_probability_table(store, run_id, table, workdir=workdir)
     get_run_logger().info("checks: all %d met (DuckDB over the Parquet file)", len(result.outcomes))
     return result
 
 
-def _progress_logger() -> stages_outofcore.Progress:
+def _progress_logger() -> Progress:
     logger = get_run_logger()
     last = {"time": time.monotonic(), "pass": 0}
 
@@ -103,9 +106,9 @@ def score_out_of_core(
 ) -> OutOfCoreScore:
     """Record the fit as precomputed, stream the four passes, store every score table in one transaction."""
     logger = get_run_logger()
-    stages_outofcore.prepare_fit(store, run_id, table, checks)
+    prepare_streamed_fit(store, run_id, checks.label_counts)
     started = time.monotonic()
-    scored = stages_outofcore.score(store, run_id, table, bundle, workdir=workdir, progress=_progress_logger())
+    scored = score_probability_file(store, run_id, table, bundle, workdir=workdir, progress=_progress_logger())
     if scored.renormalised_warning:
         logger.warning("%s", scored.renormalised_warning)
     m = scored.run_metrics.iloc[0]

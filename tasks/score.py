@@ -11,10 +11,9 @@ from prefect.cache_policies import NO_CACHE
 
 from labelaudit.inputs.definition import DatasetBundle
 from labelaudit.kinds import FitInputsLike, kind_for
-from labelaudit.pipeline import stages
-from labelaudit.pipeline.gate import GateResult
-from labelaudit.pipeline.scoring import ScoredBatch
-from labelaudit.pipeline.stages import Batch
+from labelaudit.pipeline.gate import GateResult, judge_batch
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.score import ScoredBatch
 from labelaudit.store import AuditStore
 
 
@@ -31,7 +30,7 @@ def score_run_name(parameters: dict[str, Any]) -> str:
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_infrastructure_errors,
 )
-def score(
+def score_labels(
     store: AuditStore,
     run_id: str,
     batch: Batch,
@@ -56,7 +55,7 @@ def score(
     retry_condition_fn=retry_infrastructure_errors,
 )
 def quality_gate(store: AuditStore, run_id: str, scored: ScoredBatch, bundle: DatasetBundle) -> GateResult:
-    result = stages.gate(store, run_id, scored, bundle)
+    result = judge_batch(store, run_id, scored, bundle)
     logger = get_run_logger()
     for check in result.checks:
         (logger.info if check.passed else logger.error)("gate: %s", check.describe())

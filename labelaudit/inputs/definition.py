@@ -213,6 +213,8 @@ class DatasetDefinition(_OmitsNewDefaults):
             raise ValueError(f"columns {clash} are both a feature and the label/id/annotator column")
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
             raise ValueError("classes contains duplicates")
+        # These two checks stay here rather than asking the kind: the kinds import this module (a definition is
+        # what they read), so asking them back would be an import cycle; they validate the JSON itself.
         if self.label_type == "token" and not self.tokens_column:
             raise ValueError("label_type 'token' needs tokens_column (the column holding each sentence's tokens)")
         if self.tokens_column is not None and self.label_type != "token":

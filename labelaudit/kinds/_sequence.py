@@ -1,6 +1,6 @@
 """What the multi-label and token kinds share: their fit inputs and the stage skeletons around their hooks.
 
-Both kinds write the same tables with the same meaning per *row* (``labelaudit.pipeline.stages_sequences`` describes
+Both kinds write the same tables with the same meaning per *row* (the docstring of :mod:`labelaudit.kinds` describes
 them); they differ in how labels are parsed and fitted, how probabilities are laid out and read, and how
 confident learning scores them. :class:`SequenceKind` runs the stages (recording, storing) and calls the kind's
 hooks for those differences; the two kinds subclass it directly (one level, no further inheritance).
@@ -19,12 +19,20 @@ import scipy.sparse as sp
 from labelaudit.errors import DefinitionError, FittingError, InputDataError
 from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
 from labelaudit.models.crossval import FoldPlan, FoldResult, assemble
-from labelaudit.pipeline.crowd import LabelInputs
-from labelaudit.pipeline.scoring import ScoredBatch
-from labelaudit.pipeline.stages import Batch, recording
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.labels import LabelInputs
+from labelaudit.pipeline.recording import recording
+from labelaudit.pipeline.score import RunMetrics, ScoredBatch, issue_ranks, write_score_stage
 from labelaudit.store import AuditStore, StageWrite
 
-__all__ = ["SequenceFitInputs", "SequenceKind", "read_probability_file", "refuse_annotations"]
+__all__ = [
+    "SequenceFitInputs",
+    "SequenceKind",
+    "issue_ranks",
+    "read_probability_file",
+    "refuse_annotations",
+    "run_metrics",
+]
 
 #: The noise matrix is a multiclass table: sequence runs store none.
 _EMPTY_NOISE_COLUMNS = ["given_label", "true_label", "confident_count", "joint", "noise"]
@@ -97,16 +105,6 @@ def probability_values(frame: pd.DataFrame, classes: list[str], path: str) -> np
         raise InputDataError(f"probability columns must be numeric ({exc})", source=path) from exc
 
 
-def issue_ranks(quality: np.ndarray, mask: np.ndarray) -> pd.array:
-    """1 for the flagged row of lowest quality, 2 for the next...; NA for rows not flagged."""
-    rank = np.zeros(len(quality), dtype=np.int64)
-    flagged = np.flatnonzero(mask)
-    rank[flagged[np.argsort(quality[flagged], kind="stable")]] = np.arange(1, flagged.size + 1)
-    out = pd.array(rank, dtype="Int32")
-    out[~mask] = pd.NA
-    return out
-
-
 def run_metrics(
     rows: int, classes: int, mask: np.ndarray, accuracy: float, log_loss: float | None, method: str
 ) -> pd.DataFrame:
@@ -114,21 +112,18 @@ def run_metrics(
     from labelaudit.cl.filter import TIE_RULE
 
     share = float(mask.mean()) if rows else 0.0
-    return pd.DataFrame(
-        {
-            "rows": [rows],
-            "classes": [classes],
-            "flagged": [int(mask.sum())],
-            "estimated_issues": [float(mask.sum())],
-            "estimated_error_rate": [share],
-            "flagged_rate": [share],
-            "oof_accuracy": [accuracy],
-            "oof_log_loss": [log_loss],
-            "method": [method],
-            "tie_rule": [TIE_RULE],
-            "scoring_path": ["in-memory"],
-        }
-    )
+    return RunMetrics(
+        rows=rows,
+        classes=classes,
+        flagged=int(mask.sum()),
+        estimated_issues=float(mask.sum()),
+        estimated_error_rate=share,
+        flagged_rate=share,
+        oof_accuracy=accuracy,
+        oof_log_loss=log_loss,
+        method=method,
+        tie_rule=TIE_RULE,
+    ).frame()
 
 
 def details_frame(frame: pd.DataFrame, row_ids: np.ndarray) -> pd.DataFrame:
@@ -154,6 +149,7 @@ class SequenceKind:
     fold_run_prefix = "fit-sequence-fold"
     score_run_name = "score-sequences"
     streamed_scoring = False
+    reviewable = False
     section: str | None
     chart_title: str | None
     chart_desc: str | None
@@ -263,13 +259,7 @@ class SequenceKind:
                 # a class no fold could predict well is expected on small batches; the report shows its rate
                 warnings.simplefilter("ignore", RuntimeWarning)
                 scored, details, message = self._score_frames(inputs, probs, row_ids, bundle.definition, oof_log_loss)
-            tables = {
-                "scores": scored.scores,
-                "class_metrics": scored.class_metrics,
-                "run_metrics": scored.run_metrics,
-                "label_issue_details": details,
-            }
-            store.write_stage(run_id, "score", StageWrite(tables, started, rows=len(scored.scores), message=message))
+            write_score_stage(store, run_id, started, scored, rows=len(scored.scores), message=message, details=details)
         return scored
 
     def score_message(self, run_metrics: pd.Series) -> str:

@@ -8,7 +8,7 @@ what the report shows. The flow and the tasks call these methods on the kind fro
 table for each node (``../shared/STYLE.md``). Adding a kind is one module implementing :class:`LabelKind` and
 one entry in the registry.
 
-Every stage method records its stage like :mod:`labelaudit.pipeline.stages` (a failure is stored, then re-raised) and
+Every stage method records its stage like :mod:`labelaudit.pipeline.recording` (a failure is stored, then re-raised) and
 writes the same tables, so the DuckDB schema does not depend on the kind.
 """
 
@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
     from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
     from labelaudit.models.crossval import FoldPlan, FoldResult
-    from labelaudit.pipeline.crowd import LabelInputs
-    from labelaudit.pipeline.scoring import ScoredBatch
-    from labelaudit.pipeline.stages import Batch
+    from labelaudit.pipeline.ingest import Batch
+    from labelaudit.pipeline.labels import LabelInputs
+    from labelaudit.pipeline.score import ScoredBatch
     from labelaudit.store import AuditStore
 
 __all__ = ["FitInputsLike", "LabelKind"]
@@ -57,6 +57,8 @@ class LabelKind(Protocol):
         Name of the score task run in Prefect (``score``, ``score-sequences``).
     streamed_scoring : bool
         Whether ``labelaudit score`` (out-of-core scoring of a probabilities file) supports the kind.
+    reviewable : bool
+        Whether review sheets, verdict imports and cleaned exports take the kind's runs (one label per row).
     section : str or None
         Which part of the report's "Tags and tokens" section the kind shows (``"tags"``, ``"tokens"``), None
         for no section; ``chart_title`` / ``chart_desc`` caption its per-class issue-rate chart.
@@ -68,6 +70,7 @@ class LabelKind(Protocol):
     fold_run_prefix: str
     score_run_name: str
     streamed_scoring: bool
+    reviewable: bool
     section: str | None
     chart_title: str | None
     chart_desc: str | None

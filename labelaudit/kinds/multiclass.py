@@ -1,5 +1,5 @@
-"""The multiclass kind: one class per row, the stages of :mod:`labelaudit.pipeline.stages` and
-:mod:`labelaudit.pipeline.crowd`.
+"""The multiclass kind: one class per row, the stages of :mod:`labelaudit.pipeline.labels`,
+:mod:`labelaudit.pipeline.fit` and :mod:`labelaudit.pipeline.score`.
 
 Only this kind takes annotations (majority vote, CROWDLAB) and review corrections, learns a flag cut-off from
 reviews, and is scored out of core by ``labelaudit score``.
@@ -12,11 +12,12 @@ import pandas as pd
 
 from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
 from labelaudit.models.crossval import FoldResult, fit_fold
-from labelaudit.pipeline import crowd, stages
-from labelaudit.pipeline.scoring import ScoredBatch
-from labelaudit.pipeline.stages import Batch, FitInputs
-from labelaudit.review.feedback import dataset_verdicts
+from labelaudit.pipeline import fit, labels
+from labelaudit.pipeline.fit import FitInputs
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.score import ScoredBatch, score_multiclass
 from labelaudit.store import AuditStore
+from labelaudit.store.queries import dataset_verdicts
 
 __all__ = ["MulticlassKind"]
 
@@ -30,21 +31,22 @@ class MulticlassKind:
     fold_run_prefix = "fit-fold"
     score_run_name = "score"
     streamed_scoring = True
+    reviewable = True
     section = None
     chart_title = None
     chart_desc = None
 
     def prepare_labels(
         self, store: AuditStore, run_id: str, batch: Batch, bundle: DatasetBundle, annotations: str | None
-    ) -> crowd.LabelInputs:
+    ) -> labels.LabelInputs:
         """Majority vote of the annotations, then the dataset's confirmed review corrections."""
         verdicts = dataset_verdicts(store, bundle.definition.name)
-        return crowd.prepare_labels(store, run_id, batch, bundle, annotations, verdicts)
+        return labels.prepare_labels(store, run_id, batch, bundle, annotations, verdicts)
 
     def prepare_fit(
         self, store: AuditStore, run_id: str, batch: Batch, bundle: DatasetBundle, *, precomputed: bool
     ) -> FitInputs:
-        return stages.prepare_fit(store, run_id, batch, bundle, precomputed=precomputed)
+        return fit.prepare_fit(store, run_id, batch, bundle, precomputed=precomputed)
 
     def plan_message(self, inputs: FitInputs, seed: int) -> str:
         return f"{len(inputs.classes)} classes, {inputs.plan.n_folds} stratified folds (seed {seed})"
@@ -58,12 +60,12 @@ class MulticlassKind:
     def store_fit(
         self, store: AuditStore, run_id: str, inputs: FitInputs, results: list[FoldResult]
     ) -> tuple[np.ndarray, pd.DataFrame]:
-        return stages.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
+        return fit.store_fit(store, run_id, inputs.started, results, inputs.labels, inputs.classes)
 
     def load_probabilities(
         self, store: AuditStore, run_id: str, path: str, batch: Batch, inputs: FitInputs
     ) -> tuple[np.ndarray, pd.DataFrame]:
-        return stages.use_precomputed(store, run_id, path, batch, inputs.labels, inputs.classes, inputs.started)
+        return fit.load_probabilities(store, run_id, path, batch, inputs.labels, inputs.classes, inputs.started)
 
     def score(
         self,
@@ -81,7 +83,7 @@ class MulticlassKind:
         verdicts = None
         if bundle.quality.flag_cutoff_from_reviews is not None:
             verdicts = dataset_verdicts(store, bundle.definition.name, exclude_run=run_id)
-        return crowd.score(
+        return score_multiclass(
             store,
             run_id,
             batch,

@@ -24,8 +24,8 @@ from labelaudit.kinds._sequence import (
     run_metrics,
 )
 from labelaudit.models.crossval import FoldPlan, FoldResult
-from labelaudit.pipeline.scoring import ScoredBatch
-from labelaudit.pipeline.stages import Batch
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.score import ScoredBatch
 
 __all__ = ["MultilabelKind", "load_multilabel_probabilities"]
 

@@ -28,8 +28,8 @@ from labelaudit.kinds._sequence import (
     run_metrics,
 )
 from labelaudit.models.crossval import FoldPlan, FoldResult, fold_metrics
-from labelaudit.pipeline.scoring import ScoredBatch
-from labelaudit.pipeline.stages import Batch
+from labelaudit.pipeline.ingest import Batch
+from labelaudit.pipeline.score import ScoredBatch
 
 __all__ = ["TOKEN_INDEX_COLUMN", "TokenKind", "entity_type", "load_token_probabilities"]
 

@@ -1,4 +1,5 @@
-"""The quality gate: the batch's measured rates against the thresholds in ``quality.json``.
+"""Stage ``gate``: does the batch pass? Its measured rates against the thresholds in ``quality.json`` (table
+``gate_results``).
 
 The thresholds become Great Expectations expectations on a one-row table of the run's metrics (one column per
 measured quantity, e.g. ``estimated_error_rate`` and ``estimated_error_rate[cat]``), so the gate is judged by
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from labelaudit.errors import DefinitionError
-from labelaudit.inputs.definition import QualityThresholds
+from labelaudit.inputs.definition import DatasetBundle, QualityThresholds
 from labelaudit.inputs.gx_suite import run_suite
+from labelaudit.pipeline.recording import recording
+from labelaudit.pipeline.score import ScoredBatch
+from labelaudit.store import AuditStore, StageWrite
 
 
 @dataclass(frozen=True)
@@ -133,3 +137,14 @@ def evaluate_gate(
         for (code, name, scope, comparison, limit, _, measured), result in zip(planned, outcome.outcomes, strict=True)
     ]
     return GateResult(checks)
+
+
+def judge_batch(store: AuditStore, run_id: str, scored: ScoredBatch, bundle: DatasetBundle) -> GateResult:
+    """The gate stage: judge the scored batch against ``quality.json`` and store each threshold's outcome."""
+    with recording(store, run_id, "gate") as started:
+        rates = dict(zip(scored.class_metrics["label"], scored.class_metrics["estimated_error_rate"], strict=True))
+        result = evaluate_gate(bundle.quality, scored.metrics, rates)
+        store.write_stage(
+            run_id, "gate", StageWrite({"gate_results": result.frame()}, started, message=result.message())
+        )
+    return result

@@ -45,6 +45,7 @@ from labelaudit.review.verdicts import (
 )
 from labelaudit.store import AuditStore
 from labelaudit.store.database import utcnow
+from labelaudit.store.queries import dataset_verdicts
 
 __all__ = [
     "ImportResult",
@@ -62,14 +63,18 @@ ANSWERS = ("verdict", "corrected_label")
 
 
 def _require_run(con: duckdb.DuckDBPyConnection, run_id: str, path: Path) -> dict[str, Any]:
-    """The run's dataset and parameters; reviews and exports work on one label per row (multiclass) only."""
+    """The run's dataset and parameters; reviews and exports take the runs of a kind with one label per row
+    (``LabelKind.reviewable``)."""
     row = con.execute("SELECT dataset, params FROM runs WHERE run_id = ?", [run_id]).fetchall()
     if not row:
         raise RunNotFoundError(f"no run {run_id!r} in {path}")
     dataset, params = row[0]
     params = json.loads(params) if params else {}
+    from labelaudit.kinds import KINDS
+
     label_type = params.get("label_type", "multiclass")
-    if label_type != "multiclass":
+    kind = KINDS.get(label_type)
+    if kind is None or not kind.reviewable:
         raise InputDataError(
             f"run {run_id} audited {label_type} labels; review sheets and cleaned exports support multiclass runs "
             "only (query label_issue_details for the flagged tags or tokens)"
@@ -182,28 +187,6 @@ def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewe
             con.execute("INSERT INTO review_verdicts BY NAME SELECT ? AS run_id, * FROM _verdicts", [run_id])
             con.unregister("_verdicts")
     return ImportResult(import_id, run_id, run["dataset"], len(frame), counts, False)
-
-
-def dataset_verdicts(
-    source: AuditStore | duckdb.DuckDBPyConnection, dataset: str, *, exclude_run: str | None = None
-) -> pd.DataFrame:
-    """Every stored verdict of ``dataset``, the latest per (run, row), with the run's start time.
-
-    Columns: ``run_id``, ``run_started_at``, ``id`` (row id), ``verdict``, ``corrected_label``, ``score``,
-    ``given_label``, ``suggested_label``, ``reviewer``, ``imported_at``; oldest import first.
-    """
-    sql = """
-        SELECT v.run_id, r.started_at AS run_started_at, v.row_id AS id, v.verdict, v.corrected_label, v.score,
-               v.given_label, v.suggested_label, v.reviewer, v.imported_at
-        FROM review_verdicts v LEFT JOIN runs r USING (run_id)
-        WHERE v.dataset = ? AND (? IS NULL OR v.run_id <> ?)
-        QUALIFY row_number() OVER (PARTITION BY v.run_id, v.row_id ORDER BY v.imported_at DESC, v.import_id) = 1
-        ORDER BY v.imported_at, v.run_id, v.row_id
-    """
-    params = [dataset, exclude_run, exclude_run]
-    if isinstance(source, AuditStore):
-        return source.query(sql, params)
-    return source.execute(sql, params).df()
 
 
 @dataclass(frozen=True)

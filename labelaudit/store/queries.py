@@ -1,4 +1,5 @@
-"""Named reads of the audit database, for the CLI and scripts: the SQL lives here, not in command bodies.
+"""Named reads of the audit database (runs, flagged rows, trends), for the CLI, the Prefect artifacts, the report
+and scripts: the SQL of these reads lives here, not in command bodies, tasks or templates.
 
 Each read returns records of plain Python values (``None`` for SQL NULL, never NaN), so callers can print or
 serialise them without the pandas NaN-versus-None pitfalls that made ``labelaudit runs`` print ``nan``.
@@ -7,9 +8,26 @@ serialise them without the pandas NaN-versus-None pitfalls that made ``labelaudi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import pandas as pd
 
 from labelaudit.store.database import AuditStore
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "FlaggedRecord",
+    "RunRecord",
+    "TrendRecord",
+    "dataset_trend",
+    "dataset_verdicts",
+    "flagged_rows",
+    "flagged_rows_with_records",
+    "index_runs",
+    "recent_runs",
+]
 
 
 class RunRecord(TypedDict):
@@ -40,15 +58,32 @@ class FlaggedRecord(TypedDict):
     suggested_prob: float
 
 
+class TrendRecord(TypedDict):
+    """One line of :func:`dataset_trend`: a scored run of the dataset and its rates."""
+
+    run_id: str
+    started_at: datetime
+    source: str | None
+    verdict: str | None
+    rows: int
+    estimated_error_rate: float
+    flagged_rate: float
+    per_class: str | None  # "cat 1.2%, dog 0.4%": estimated error rate per class, by label
+
+
 #: A failed or running run has no verdict; its status is the answer. Otherwise the gate's verdict is.
 _OUTCOME = "CASE WHEN r.status IN ('failed', 'running') THEN r.status ELSE coalesce(r.verdict, r.status) END"
 
 
-def _records(store: AuditStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    with store.connect(reading=True) as con:
-        cursor = con.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def _records(source: AuditStore | duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts; ``source`` is the store (a read-only connection is opened) or an open connection (the
+    report reads a run in one connection)."""
+    if isinstance(source, AuditStore):
+        with source.connect(reading=True) as con:
+            return _records(con, sql, params)
+    cursor = source.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def recent_runs(store: AuditStore, *, dataset: str | None = None, limit: int = 20) -> list[RunRecord]:
@@ -90,3 +125,95 @@ def flagged_rows(store: AuditStore, run_id: str, *, limit: int = 20) -> list[Fla
     sql = """SELECT issue_rank, row_id, given_label, suggested_label, score, suggested_prob
              FROM flagged_rows WHERE run_id = ? ORDER BY issue_rank NULLS LAST, row_id LIMIT ?"""
     return [FlaggedRecord(**r) for r in _records(store, sql, [run_id, limit])]
+
+
+def flagged_rows_with_records(
+    con: duckdb.DuckDBPyConnection, run_id: str, *, limit: int
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """How many rows of a run are flagged, and the first ``limit`` in ``issue_rank`` order with their stored
+    record (JSON text; None out of core, where rows are not copied): (rank, row id, given, suggested, label
+    quality, suggested probability, record)."""
+    total = con.execute("SELECT count(*) FROM scores WHERE run_id = ? AND is_issue", [run_id]).fetchone()[0]
+    cursor = con.execute(
+        # the top rows are picked before the join (a top-N, not a sort of every flagged row: millions out of core)
+        """SELECT s.issue_rank, s.row_id, s.given_label, s.suggested_label, s.label_quality, s.suggested_prob,
+                  r.record
+           FROM (SELECT * FROM scores WHERE run_id = ? AND is_issue
+                 ORDER BY issue_rank NULLS LAST, row_idx LIMIT ?) s
+           LEFT JOIN ingested_rows r ON r.run_id = s.run_id AND r.row_idx = s.row_idx
+           ORDER BY s.issue_rank NULLS LAST, s.row_idx""",
+        [run_id, limit],
+    )
+    return int(total), cursor.fetchall()
+
+
+def dataset_trend(
+    source: AuditStore | duckdb.DuckDBPyConnection,
+    dataset: str,
+    *,
+    up_to: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[TrendRecord]:
+    """The dataset's scored runs, newest first: error rate overall and per class.
+
+    Parameters
+    ----------
+    source : AuditStore or duckdb.DuckDBPyConnection
+        The audit database, or an open connection to it.
+    dataset : str
+        The dataset.
+    up_to : (started_at, run_id), optional
+        Only runs started at or before ``started_at``, and that run (a report shows the trend up to its run).
+    limit : int, optional
+        Most runs returned.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, not {limit}")
+    started, run_id = up_to if up_to is not None else (None, None)
+    sql = """SELECT r.run_id, r.started_at, r.source, r.verdict, m.rows, m.estimated_error_rate, m.flagged_rate,
+                    (SELECT string_agg(c.label || ' ' || printf('%.1f', 100 * c.estimated_error_rate) || '%', ', '
+                                       ORDER BY c.label)
+                     FROM class_metrics c WHERE c.run_id = r.run_id) AS per_class
+             FROM runs r JOIN run_metrics m USING (run_id)
+             WHERE r.dataset = ? AND (?::TIMESTAMPTZ IS NULL OR r.started_at <= ? OR r.run_id = ?)
+             ORDER BY r.started_at DESC, r.run_id DESC LIMIT ?"""
+    params = [dataset, started, started, run_id, limit]
+    return [TrendRecord(**r) for r in _records(source, sql, params)]
+
+
+def index_runs(store: AuditStore) -> list[dict[str, Any]]:
+    """Every run of every dataset (by dataset, newest first) with its batch and headline numbers: the reports'
+    index page."""
+    return _records(
+        store,
+        """SELECT r.run_id, r.dataset, r.started_at, r.source, b.sha256, r.status, r.verdict, r.message,
+                  coalesce(m.rows, b.rows) AS rows, m.flagged, m.estimated_error_rate
+           FROM runs r
+           LEFT JOIN run_metrics m USING (run_id)
+           LEFT JOIN (SELECT run_id, any_value(sha256) AS sha256, sum(rows) AS rows FROM batches GROUP BY run_id)
+                b USING (run_id)
+           ORDER BY r.dataset, r.started_at DESC, r.run_id DESC""",
+        [],
+    )
+
+
+def dataset_verdicts(
+    source: AuditStore | duckdb.DuckDBPyConnection, dataset: str, *, exclude_run: str | None = None
+) -> pd.DataFrame:
+    """Every stored verdict of ``dataset``, the latest per (run, row), with the run's start time.
+
+    Columns: ``run_id``, ``run_started_at``, ``id`` (row id), ``verdict``, ``corrected_label``, ``score``,
+    ``given_label``, ``suggested_label``, ``reviewer``, ``imported_at``; oldest import first.
+    """
+    sql = """
+        SELECT v.run_id, r.started_at AS run_started_at, v.row_id AS id, v.verdict, v.corrected_label, v.score,
+               v.given_label, v.suggested_label, v.reviewer, v.imported_at
+        FROM review_verdicts v LEFT JOIN runs r USING (run_id)
+        WHERE v.dataset = ? AND (? IS NULL OR v.run_id <> ?)
+        QUALIFY row_number() OVER (PARTITION BY v.run_id, v.row_id ORDER BY v.imported_at DESC, v.import_id) = 1
+        ORDER BY v.imported_at, v.run_id, v.row_id
+    """
+    params = [dataset, exclude_run, exclude_run]
+    if isinstance(source, AuditStore):
+        return source.query(sql, params)
+    return source.execute(sql, params).df()

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from labelaudit.errors import InputDataError
-from labelaudit.pipeline.labelers import annotation_matrix, profile_labelers, route_classes
+from labelaudit.pipeline.labeler_profiles import annotation_matrix, profile_labelers, route_classes
 from tests.labelers.simulate import simulated_pool
 
 CLASSES = ["a", "b"]

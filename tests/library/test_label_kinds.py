@@ -103,9 +103,9 @@ def test_an_unknown_label_type_is_a_definition_error_naming_the_known_ones() -> 
 
 
 def test_the_kinds_import_nothing_above_them() -> None:
-    """Kinds are imported by the report and by ``stages_sequences``: importing either back would be a cycle."""
+    """Kinds are imported by the report and by the streamed stages: importing either back would be a cycle."""
     files = _layer_files("labelaudit.kinds")
-    above = ("labelaudit.report", "labelaudit.pipeline.stages_sequences", "labelaudit.flows", "labelaudit.tasks")
+    above = ("labelaudit.report", "labelaudit.pipeline.streamed", "labelaudit.flows", "labelaudit.tasks")
     imports = [
         f"{path.name}: {node.module}"
         for path in files
@@ -113,7 +113,7 @@ def test_the_kinds_import_nothing_above_them() -> None:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(above)
     ]
     assert imports == []
-    for first in ("labelaudit.kinds", "labelaudit.report", "labelaudit.pipeline.stages_sequences"):
+    for first in ("labelaudit.kinds", "labelaudit.report", "labelaudit.pipeline.streamed"):
         done = subprocess.run([sys.executable, "-c", f"import {first}"], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
 

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import log_loss
 
 from labelaudit.cl.filter import TIE_RULE, confident_learning_summary
-from labelaudit.pipeline.scoring import score_batch
+from labelaudit.pipeline.score import score_batch
 from tests.conftest import Project
 from tests.flow.helpers import query
 from tests.outofcore_flow.helpers import CLASSES, define, make_table, score_cli, write_table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from labelaudit.pipeline.stages_outofcore import batch_rows_for
+from labelaudit.pipeline.probability_table import batch_rows_for
 from labelaudit.settings import Settings, parse_bytes
 from labelaudit.store import AuditStore, StageWrite
 from labelaudit.store.database import utcnow

@@ -1,7 +1,7 @@
 """Realistic runs written into a real DuckDB file, stage by stage, with the columns the stages write.
 
 The numbers are simulated (a true label, a noisy given label, softmax probabilities peaked at the true label)
-but every table is filled the way ``labelaudit.pipeline.stages`` fills it, through ``AuditStore.begin_run`` and
+but every table is filled the way the stages of ``labelaudit.pipeline`` fill it, through ``AuditStore.begin_run`` and
 ``write_stage``, so the report reads exactly what a real run leaves behind.
 """
 

@@ -14,9 +14,11 @@ import pytest
 
 from labelaudit.inputs.definition import load_dataset
 from labelaudit.models.crossval import fit_fold, plan_folds
-from labelaudit.pipeline import stages
+from labelaudit.pipeline import fit, ingest, score, validate
+from labelaudit.pipeline.gate import judge_batch
 from labelaudit.report import publish_run
 from labelaudit.store import AuditStore
+from labelaudit.store.database import utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -26,16 +28,18 @@ def _audit(store: AuditStore, source: Path, docs: Path) -> str:
     bundle = load_dataset(REPO / "expectations", "penguins")
     definition = bundle.definition
     run_id = store.begin_run(dataset="penguins", source=str(source), params={"folds": definition.folds})
-    batch = stages.ingest(store, run_id, str(source), bundle)
-    stages.validate(store, run_id, batch, bundle, data_docs_dir=docs)
-    labels, classes = stages.labels_and_classes(batch, bundle)
-    started = stages.utcnow()
+    batch = ingest.ingest(store, run_id, str(source), bundle)
+    validate.validate(store, run_id, batch, bundle, data_docs_dir=docs)
+    labels, classes = fit.labels_and_classes(batch, bundle)
+    started = utcnow()
     plan = plan_folds(labels, classes, folds=definition.folds, seed=definition.seed)
     results = [fit_fold(batch.frame, labels, len(classes), plan, f, definition) for f in range(plan.n_folds)]
-    probs, metrics = stages.store_fit(store, run_id, started, results, labels, classes)
+    probs, metrics = fit.store_fit(store, run_id, started, results, labels, classes)
     overall = metrics[metrics["fold"].isna()].iloc[0]
-    scored = stages.score(store, run_id, batch, labels, probs, classes, bundle, oof_log_loss=overall["log_loss"])
-    verdict = stages.gate(store, run_id, scored, bundle)
+    scored = score.score_multiclass(
+        store, run_id, batch, labels, probs, classes, bundle, oof_log_loss=overall["log_loss"]
+    )
+    verdict = judge_batch(store, run_id, scored, bundle)
     store.finish_run(
         run_id, status="completed" if verdict.passed else "rejected", verdict=verdict.verdict, message=verdict.message()
     )
