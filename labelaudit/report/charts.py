@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from labelaudit.report.model import ClassView, GateView, HistogramBin, NoiseCell, TrendPoint
+from labelaudit.report.views import ClassView, GateView, HistogramBin, NoiseCell, TrendPoint
 
 INK = "#1f2933"
 MUTED = "#52606d"

@@ -146,7 +146,7 @@ def split_tokens(cell: Any) -> list[str]:
 
 def _chart(con: duckdb.DuckDBPyConnection, run_id: str, label_type: str) -> Chart | None:
     from labelaudit.report.charts import class_error_bars
-    from labelaudit.report.model import ClassView, GateView
+    from labelaudit.report.views import ClassView, GateView
 
     classes = [
         ClassView(**r)

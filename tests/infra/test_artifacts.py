@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from labelaudit.tasks.artifacts import artifact_key, render_summary
+
+from labelaudit.report.artifacts import artifact_key, render_summary
 
 
 def _summary(**changes: object) -> dict[str, object]:

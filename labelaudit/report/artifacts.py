@@ -1,0 +1,128 @@
+"""The text of a run's Prefect artifacts, rendered from templates and the store's named reads (no Prefect here:
+:mod:`labelaudit.tasks.artifacts` publishes what these functions return).
+
+- ``audit-summary-<dataset>``: markdown with the verdict, key numbers and each gate threshold
+  (:func:`render_summary`, from what :func:`labelaudit.report.summary.run_summary` returns);
+- ``flagged-rows-<dataset>``: a table of the most suspicious rows (:func:`top_rows`);
+- ``audit-trend-<dataset>``: a table of the dataset's recent runs, error rate per batch and per class
+  (:func:`trend_rows`);
+- ``audit-report-<dataset>``: a link to the published HTML report.
+
+Keys are stable per dataset (:func:`artifact_key`), so the UI groups them and shows their history.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined
+
+from labelaudit.store import AuditStore
+from labelaudit.store.queries import dataset_trend, flagged_rows
+
+__all__ = ["TOP_ROWS", "TREND_RUNS", "artifact_key", "render_summary", "top_rows", "trend_rows"]
+
+#: Rows in the "top suspicious rows" table artifact (the HTML report has them all).
+TOP_ROWS = 25
+#: Runs in the trend table.
+TREND_RUNS = 30
+
+_SUMMARY_TEMPLATE = """\
+## {{ icon }} `{{ s.dataset }}`: {{ outcome }}
+
+Run `{{ s.run_id }}` audited `{{ source }}`.
+{% if s.rows is not none %}
+| Key number | Value |
+|---|---|
+| Rows | {{ s.rows }} |
+| Flagged rows | {{ s.flagged_rows }} ({{ s.flagged_rate | pct }}) |
+| Estimated label-error rate | {{ s.estimated_error_rate | pct }} |
+| Out-of-fold accuracy | {{ s.oof_accuracy | pct }} |
+| Method | {{ s.method }} |
+{% endif %}
+{% if s.gate.thresholds %}
+### Quality gate
+| Threshold | Scope | Measured | Limit | Result |
+|---|---|---|---|---|
+{% for c in s.gate.thresholds -%}
+| {{ c.threshold }} | {{ c.scope }} | {{ "%.4f" | format(c.measured) }} \
+| {{ "<=" if c.comparison == "max" else ">=" }} {{ "%.4f" | format(c.limit_value) }} \
+| {{ "ok" if c.passed else "**BREACHED**" }} |
+{% endfor %}
+{% endif %}
+{% if s.message %}
+**Message:** {{ s.message }}
+{% endif %}
+{% if url %}
+[Open the full HTML report]({{ url }})
+{% endif %}
+"""
+
+
+def artifact_key(kind: str, dataset: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes) stable for a dataset."""
+    slug = re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-") or "dataset"
+    return f"{kind}-{slug}"
+
+
+def _pct(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{100 * value:.2f} %"
+
+
+def render_summary(summary: dict[str, Any], url: str | None) -> str:
+    """Markdown of a run's outcome: verdict, key numbers, gate thresholds, link to the report."""
+    env = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = _pct
+    verdict = summary["verdict"]
+    if verdict == "accepted":
+        icon, outcome = "✅", "batch accepted"
+    elif verdict == "rejected":
+        icon, outcome = "❌", "batch rejected by the quality gate"
+    else:
+        icon, outcome = "⚠️", f"run {summary['status']}"
+    source = Path(summary["source"]).name if summary["source"] and "://" not in summary["source"] else summary["source"]
+    return env.from_string(_SUMMARY_TEMPLATE).render(s=summary, icon=icon, outcome=outcome, source=source, url=url)
+
+
+def top_rows(store: AuditStore, run_id: str, limit: int = TOP_ROWS) -> list[dict[str, Any]]:
+    """The most suspicious flagged rows of a run, as table-artifact rows."""
+    return [
+        {
+            "rank": r["issue_rank"],
+            "row_id": r["row_id"],
+            "given_label": r["given_label"],
+            "suggested_label": r["suggested_label"],
+            "label_quality": _round4(r["score"]),
+            "suggested_prob": _round4(r["suggested_prob"]),
+        }
+        for r in flagged_rows(store, run_id, limit=limit)
+    ]
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def trend_rows(store: AuditStore, dataset: str, limit: int = TREND_RUNS) -> list[dict[str, Any]]:
+    """The dataset's recent scored runs: batch, error rate overall and per class (newest first)."""
+    rows = []
+    for row in dataset_trend(store, dataset, limit=limit):
+        source = str(row["source"])
+        rows.append(
+            {
+                "run_id": row["run_id"],
+                "started": row["started_at"].strftime("%Y-%m-%d %H:%M"),
+                "batch": Path(source).name if "://" not in source and not source.startswith("duckdb:") else source,
+                "verdict": row["verdict"] or "-",
+                "rows": int(row["rows"]),
+                "error_rate_%": round(100 * float(row["estimated_error_rate"]), 2),
+                "flagged_%": round(100 * float(row["flagged_rate"]), 2),
+                "per_class_error_rate": row["per_class"],
+            }
+        )
+    return rows
