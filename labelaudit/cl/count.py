@@ -252,6 +252,21 @@ def estimate_py_and_noise_matrices_from_probabilities(
 ):
     """:func:`compute_confident_joint` then :func:`estimate_latent`, sharing one validation and one pass.
 
+    Parameters
+    ----------
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold predicted probabilities.
+    thresholds : array_like (K,), optional
+        As in :func:`compute_confident_joint`.
+    converge_latent_estimates : bool, default=True
+        As in :func:`estimate_latent`.
+    py_method : {"cnt", "eqn", "marginal", "marginal_ps"}, default="cnt"
+        As in :func:`estimate_latent`.
+    calibrate : bool, default=True
+        As in :func:`compute_confident_joint`.
+
     Returns
     -------
     tuple

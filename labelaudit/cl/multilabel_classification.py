@@ -248,10 +248,25 @@ def get_label_quality_scores_per_class(
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
 ) -> np.ndarray:
-    """Score of each class annotation of each row, (N, K) float64 (cleanlab returns the same matrix).
+    """Score of each class annotation of each row (cleanlab returns the same matrix).
 
-    ``scores[i, k]`` is high when the model agrees with the given presence/absence of class ``k`` in row ``i``.
-    Options as in :func:`get_label_quality_scores`.
+    Parameters
+    ----------
+    labels : list of list of int (N,)
+        ``labels[i]``: the class indices given to row ``i`` (zero, one or several).
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold probability that each class applies to each row, classes independent (rows need not sum
+        to 1).
+    method : {"self_confidence", "normalized_margin", "confidence_weighted_entropy"}, default="self_confidence"
+        The binary score of each class, as in :func:`get_label_quality_scores`.
+    adjust_pred_probs : bool, default=False
+        As in :func:`get_label_quality_scores`.
+
+    Returns
+    -------
+    scores : np.ndarray (N, K) float64
+        ``scores[i, k]`` is high when the model agrees with the given presence/absence of class ``k`` in row
+        ``i``.
     """
     return _class_scores(_Inputs.from_inputs(labels, pred_probs), method, adjust_pred_probs)
 
@@ -429,6 +444,18 @@ def find_multilabel_issues_per_class(
 ):
     """Which class annotations look wrong: the per-class masks behind :func:`find_label_issues`.
 
+    Parameters
+    ----------
+    labels : list of list of int (N,)
+        ``labels[i]``: the class indices given to row ``i`` (zero, one or several).
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold probability that each class applies to each row, classes independent (rows need not sum
+        to 1).
+    return_indices_ranked_by, rank_by_kwargs, filter_by, frac_noise, num_to_remove_per_class :
+        As in :func:`find_label_issues`, applied to each class one-vs-rest.
+    min_examples_per_class, confident_joint, n_jobs, verbose, low_memory :
+        As in :func:`find_label_issues` (``confident_joint`` (K, 2, 2)).
+
     Returns
     -------
     per_class_label_issues : np.ndarray (N, K) bool
@@ -590,6 +617,18 @@ def common_multilabel_issues(
 ) -> pd.DataFrame:
     """How often each class is wrongly given (extra) or wrongly left out (missing), most frequent first.
 
+    Parameters
+    ----------
+    labels : list of list of int (N,)
+        ``labels[i]``: the class indices given to row ``i`` (zero, one or several).
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold probability that each class applies to each row, classes independent (rows need not sum
+        to 1).
+    class_names : list of str (K,), optional
+        Adds the ``Class Name`` column.
+    confident_joint : np.ndarray (K, 2, 2), optional
+        The one-vs-rest confident joint, if already computed.
+
     Returns
     -------
     pd.DataFrame (2K rows)
@@ -616,6 +655,20 @@ def rank_classes_by_multilabel_quality(
 
     `joint` is passed on as the one-vs-rest confident joint and `confident_joint` is unused, exactly as in
     cleanlab 2.9 (which mixes the two up).
+
+    Parameters
+    ----------
+    labels : list of list of int (N,)
+        ``labels[i]``: the class indices given to row ``i`` (zero, one or several).
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold probability that each class applies to each row, classes independent (rows need not sum
+        to 1).
+    class_names : list of str (K,), optional
+        Adds the ``Class Name`` column.
+    joint : np.ndarray (K, 2, 2), optional
+        Used as the one-vs-rest confident joint (see above).
+    confident_joint : np.ndarray (K, 2, 2), optional
+        Unused (see above).
 
     Returns
     -------
@@ -649,7 +702,23 @@ def overall_multilabel_health_score(
     *,
     confident_joint: np.ndarray | None = None,
 ) -> float:
-    """Share of rows with no label issue: ``1 - find_label_issues(...).mean()``."""
+    """Share of rows with no label issue: ``1 - find_label_issues(...).mean()``.
+
+    Parameters
+    ----------
+    labels : list of list of int (N,)
+        ``labels[i]``: the class indices given to row ``i`` (zero, one or several).
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold probability that each class applies to each row, classes independent (rows need not sum
+        to 1).
+    confident_joint : np.ndarray (K, 2, 2), optional
+        The one-vs-rest confident joint, if already computed.
+
+    Returns
+    -------
+    health_score : float
+        In [0, 1]; 1 when no row is flagged.
+    """
     _required(labels, pred_probs)
     issues = find_label_issues(labels, pred_probs, confident_joint=confident_joint)
     return 1.0 - issues.sum() / len(issues)
@@ -683,7 +752,8 @@ def multilabel_health_summary(
     Parameters
     ----------
     labels, pred_probs, class_names, confident_joint :
-        As in :func:`common_multilabel_issues`.
+        As in :func:`common_multilabel_issues`: (N,) lists of class indices, (N, K) probabilities, (K,) names,
+        (K, 2, 2) one-vs-rest confident joint.
     num_examples : int, optional
         Shown in the banner; default ``len(labels)``.
     verbose : bool, default=True

@@ -174,17 +174,64 @@ def _public_scorer(method: str):
 
 
 def get_self_confidence_for_each_label(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """``pred_probs[i, labels[i]]`` for each row, shape (N,)."""
+    """Self-confidence: the probability the model gives the row's own label.
+
+    Equal to the loop ``[pred_probs[i, labels[i]] for i in range(N)]``.
+
+    Parameters
+    ----------
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold predicted probabilities; rows sum to 1.
+
+    Returns
+    -------
+    label_quality_scores : np.ndarray (N,)
+        One score per row in [0, 1]; lower means the given label is more likely wrong.
+    """
     return _public_scorer("self_confidence")(labels, pred_probs)
 
 
 def get_normalized_margin_for_each_label(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """``(P[k] - max_{j != k} P[j] + 1) / 2`` for each row, shape (N,)."""
+    """Normalised margin: how far the given label's probability is above the best other class.
+
+    Equal to the loop ``(P[k] - max_{j != k} P[j] + 1) / 2`` per row, with ``P = pred_probs[i]``,
+    ``k = labels[i]``.
+
+    Parameters
+    ----------
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold predicted probabilities; rows sum to 1.
+
+    Returns
+    -------
+    label_quality_scores : np.ndarray (N,)
+        One score per row in [0, 1]; lower means the given label is more likely wrong.
+    """
     return _public_scorer("normalized_margin")(labels, pred_probs)
 
 
 def get_confidence_weighted_entropy_for_each_label(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """``log(1 + s) / max(s, 1e-6)`` with ``s = normalized entropy / max(P[k], 1e-6)``, shape (N,)."""
+    """Confidence-weighted entropy: uncertain rows whose given label is unlikely score lowest.
+
+    Equal to the loop ``log(1 + s) / max(s, 1e-6)`` per row, with ``s = normalized entropy(P) / max(P[k],
+    1e-6)``, ``P = pred_probs[i]``, ``k = labels[i]`` (entropy normalised by ``log K``).
+
+    Parameters
+    ----------
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    pred_probs : np.ndarray (N, K)
+        Out-of-fold predicted probabilities; rows sum to 1.
+
+    Returns
+    -------
+    label_quality_scores : np.ndarray (N,)
+        One score per row in [0, 1]; lower means the given label is more likely wrong.
+    """
     return _public_scorer("confidence_weighted_entropy")(labels, pred_probs)
 
 

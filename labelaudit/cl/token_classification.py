@@ -205,6 +205,15 @@ def issues_from_scores(
 ) -> list[tuple[int, int]] | np.ndarray:
     """Issues below `threshold`: (sentence, token) pairs from `token_scores`, else sentence numbers.
 
+    Parameters
+    ----------
+    sentence_scores : np.ndarray (S,)
+        One score per sentence, as :func:`get_label_quality_scores` returns them.
+    token_scores : list of array_like (S,), each (T_i,), optional
+        Each sentence's token scores; given, the issues are tokens.
+    threshold : float, default=0.1
+        Scores strictly below it are issues.
+
     Returns
     -------
     list of (int, int)
@@ -283,6 +292,25 @@ def common_label_issues(
 
     Printed: the `top` most often flagged tokens with their counts, and (with `labels`, `pred_probs` and
     `verbose`) each token's (given, predicted) confusions, most frequent first.
+
+    Parameters
+    ----------
+    issues : list of (int, int) (M,)
+        (sentence, token) pairs, as :func:`find_label_issues` returns them.
+    tokens : list of list of str (S,)
+        The sentences' tokens.
+    labels : list of list of int (S,), optional
+        ``labels[i][j]``: given class of token ``j`` in sentence ``i``.
+    pred_probs : list of np.ndarray (S,), each (T_i, K), optional
+        Out-of-sample class probabilities of each token.
+    class_names : list of str (K,), optional
+        Names printed instead of class indices.
+    top : int, default=10
+        Tokens printed.
+    exclude : sequence of (int, int), optional
+        (given, predicted) class pairs left out.
+    verbose : bool, default=True
+        Print the table.
 
     Returns
     -------
@@ -388,6 +416,28 @@ def display_issues(
 
     `issues` are (sentence, token) pairs or sentence numbers; pairs whose (given, predicted) is in `exclude`
     are skipped when both `labels` and `pred_probs` are given. The token is marked ``[like this]``.
+
+    Parameters
+    ----------
+    issues : list (M,) of (int, int) or of int
+        (sentence, token) pairs, or sentence numbers.
+    tokens : list of list of str (S,)
+        The sentences' tokens.
+    labels : list of list of int (S,), optional
+        ``labels[i][j]``: given class of token ``j`` in sentence ``i``.
+    pred_probs : list of np.ndarray (S,), each (T_i, K), optional
+        Out-of-sample class probabilities of each token.
+    exclude : sequence of (int, int), optional
+        (given, predicted) class pairs skipped.
+    class_names : list of str (K,), optional
+        Names printed instead of class indices.
+    top : int, default=20
+        Issues printed.
+
+    Returns
+    -------
+    text : str
+        What was printed.
     """
     blocks = []
     name = _Names(class_names, exclude)

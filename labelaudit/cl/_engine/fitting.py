@@ -199,8 +199,24 @@ def estimate_py_noise_matrices_and_cv_pred_proba(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Out-of-fold probabilities, then prior, noise matrices and confident joint from them.
 
-    Options as in :func:`estimate_confident_joint_and_cv_pred_proba`; `converge_latent_estimates` and
-    `py_method` as in :func:`labelaudit.cl.count.estimate_latent`.
+    Parameters
+    ----------
+    X : array_like (N, ...)
+        Features, anything `clf` fits (rows indexed by the folds).
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    clf : scikit-learn classifier, default=LogisticRegression
+        Cloned and fitted once per fold.
+    cv_n_folds : int, default=5
+        Stratified folds.
+    seed : int, optional
+        ``random_state`` of the shuffled folds.
+    thresholds, clf_kwargs, validation_func :
+        As in :func:`estimate_confident_joint_and_cv_pred_proba`.
+    converge_latent_estimates : bool, default=False
+        As in :func:`labelaudit.cl.count.estimate_latent`.
+    py_method : {"cnt", "eqn", "marginal", "marginal_ps"}, default="cnt"
+        As in :func:`labelaudit.cl.count.estimate_latent`.
 
     Returns
     -------
@@ -235,8 +251,28 @@ def estimate_cv_predicted_probabilities(
     clf_kwargs=NO_KWARGS,
     validation_func=None,
 ) -> np.ndarray:
-    """Out-of-fold predicted probabilities (N, K) of `clf` (options as in
-    :func:`estimate_confident_joint_and_cv_pred_proba`)."""
+    """Out-of-fold predicted probabilities of `clf`, each row predicted by the fold that did not see it.
+
+    Parameters
+    ----------
+    X : array_like (N, ...)
+        Features, anything `clf` fits (rows indexed by the folds).
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    clf : scikit-learn classifier, default=LogisticRegression
+        Cloned and fitted once per fold.
+    cv_n_folds : int, default=5
+        Stratified folds.
+    seed : int, optional
+        ``random_state`` of the shuffled folds.
+    clf_kwargs, validation_func :
+        As in :func:`estimate_confident_joint_and_cv_pred_proba`.
+
+    Returns
+    -------
+    pred_probs : np.ndarray (N, K)
+        Rows sum to 1.
+    """
     return cross_validated_probabilities(
         X, labels, clf, cv_n_folds=cv_n_folds, seed=seed, clf_kwargs=clf_kwargs, validation_func=validation_func
     )[1]
@@ -254,10 +290,30 @@ def estimate_noise_matrices(
     clf_kwargs=NO_KWARGS,
     validation_func=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(noise_matrix, inverse_noise_matrix)`` from out-of-fold probabilities of `clf`, each (K, K).
+    """``(noise_matrix, inverse_noise_matrix)`` from out-of-fold probabilities of `clf`.
 
-    Options as in :func:`estimate_py_noise_matrices_and_cv_pred_proba` (here the estimates converge by default,
-    as in cleanlab).
+    Parameters
+    ----------
+    X : array_like (N, ...)
+        Features, anything `clf` fits (rows indexed by the folds).
+    labels : np.ndarray (N,)
+        Given labels as class indices ``0..K-1``.
+    clf : scikit-learn classifier, default=LogisticRegression
+        Cloned and fitted once per fold.
+    cv_n_folds : int, default=5
+        Stratified folds.
+    seed : int, optional
+        ``random_state`` of the shuffled folds.
+    thresholds, clf_kwargs, validation_func :
+        As in :func:`estimate_confident_joint_and_cv_pred_proba`.
+    converge_latent_estimates : bool, default=True
+        As in :func:`labelaudit.cl.count.estimate_latent` (here the estimates converge by default, as in
+        cleanlab).
+
+    Returns
+    -------
+    (noise_matrix, inverse_noise_matrix) : np.ndarray (K, K), np.ndarray (K, K)
+        ``P(given = i | true = j)`` and ``P(true = i | given = j)``; columns sum to 1.
     """
     return estimate_py_noise_matrices_and_cv_pred_proba(
         X,
