@@ -7,7 +7,7 @@ import pytest
 
 from labelaudit.features.neighbours import BACKENDS, EXACT_MAX_ROWS, choose_backend, nearest_neighbours
 
-EXACT = ["kd_tree", "ball_tree", "brute"]
+EXACT = ["exact", "kd_tree", "ball_tree", "brute"]
 
 
 def _reference(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +31,7 @@ def test_exact_backends_equal_the_reference(backend: str) -> None:
     np.testing.assert_array_equal(indices, ref_i)
 
 
-@pytest.mark.parametrize("backend", EXACT)
+@pytest.mark.parametrize("backend", [*EXACT, "faiss_hnsw"])
 def test_a_row_is_never_its_own_neighbour_even_with_exact_copies(backend: str) -> None:
     matrix = np.zeros((6, 2), dtype=np.float32)  # six identical rows: every distance is 0
     distances, indices = nearest_neighbours(matrix, 5, backend=backend)
@@ -41,10 +41,10 @@ def test_a_row_is_never_its_own_neighbour_even_with_exact_copies(backend: str) -
 
 
 def test_approximate_backend_has_high_recall() -> None:
-    pytest.importorskip("pynndescent")
+    """faiss's HNSW graph, the ``auto`` choice for large batches (pynndescent is only benchmarked)."""
     rng = np.random.default_rng(1)
     matrix = (rng.normal(0, 4, (20, 8))[rng.integers(0, 20, 3000)] + rng.normal(size=(3000, 8))).astype(np.float32)
-    _, found = nearest_neighbours(matrix, 10, backend="pynndescent", seed=0)
+    _, found = nearest_neighbours(matrix, 10, backend="faiss_hnsw", seed=0)
     _, truth = nearest_neighbours(matrix, 10, backend="brute")
     assert not (found == np.arange(3000)[:, None]).any()
     hits = sum(len(np.intersect1d(f, t)) for f, t in zip(found, truth, strict=True))
@@ -60,5 +60,5 @@ def test_bad_arguments_are_refused() -> None:
 
 
 def test_auto_is_exact_below_the_documented_size() -> None:
-    assert choose_backend(EXACT_MAX_ROWS - 1, 32) == "kd_tree"
-    assert choose_backend(EXACT_MAX_ROWS, 32) in BACKENDS
+    assert choose_backend(EXACT_MAX_ROWS - 1, 32) == "exact"
+    assert choose_backend(EXACT_MAX_ROWS, 32) == "faiss_hnsw" and "faiss_hnsw" in BACKENDS
