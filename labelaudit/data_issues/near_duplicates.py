@@ -32,37 +32,11 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-#: Columns of the planned ``data_issues`` view, in order.
-ISSUE_COLUMNS = ["run_id", "row_id", "issue_type", "score", "is_issue", "group_id", "detail"]
+from labelaudit.data_issues.duplicates import finding_rows
+
+NEAR_DUPLICATE = "near_duplicate"
 DEFAULT_THRESHOLD = 0.13
 _EPSILON = 1e-12
-
-
-def issue_rows(
-    run_id: str,
-    row_ids: Sequence[object] | np.ndarray,
-    issue_type: str,
-    score: np.ndarray,
-    is_issue: np.ndarray,
-    group_id: np.ndarray | None = None,
-    detail: Sequence[str | None] | None = None,
-) -> pd.DataFrame:
-    """One row per batch row in the shape of the ``data_issues`` view; ``group_id`` -1 (or None) becomes null."""
-    n = len(score)
-    groups = pd.array(np.full(n, -1) if group_id is None else group_id, dtype="Int64")
-    groups[groups < 0] = pd.NA
-    return pd.DataFrame(
-        {
-            "run_id": pd.Series([run_id] * n, dtype="str"),
-            "row_id": pd.Series(np.asarray(row_ids).astype(str), dtype="str"),
-            "issue_type": pd.Series([issue_type] * n, dtype="str"),
-            "score": np.asarray(score, dtype=np.float64),
-            "is_issue": np.asarray(is_issue, dtype=bool),
-            "group_id": groups,
-            "detail": pd.Series(detail if detail is not None else [None] * n, dtype="object"),
-        },
-        columns=ISSUE_COLUMNS,
-    )
 
 
 def near_duplicate_groups(
@@ -161,4 +135,4 @@ def find_near_duplicates(
                 "radius": round(threshold * median_nn, 6),
             }
         )
-    return issue_rows(run_id, ids, "near_duplicate", score, flagged, group, detail)
+    return finding_rows(run_id, ids, NEAR_DUPLICATE, score, flagged, group, detail)

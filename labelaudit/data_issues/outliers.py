@@ -31,8 +31,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from labelaudit.data_issues.near_duplicates import issue_rows
+from labelaudit.data_issues.duplicates import finding_rows
 
+OUTLIER = "outlier"
+UNCERTAIN = "uncertain"
 #: Feature outliers: fence at Q3 + 2.5 IQR of log(mean k-NN distance) (see the module docstring for why).
 OUTLIER_IQR_MULTIPLE = 2.5
 #: Unsure rows: Datalab's fence, Q3 + (1 / 0.37037 - 1) IQR = Q3 + 1.7 IQR, of the normalised entropies.
@@ -101,7 +103,7 @@ def find_outliers(
     fence = float(np.exp(_fence(np.log(np.maximum(avg, _EPSILON)), iqr_multiple)))
     flagged = avg > fence
     detail = _details(flagged, {"mean_knn_distance": avg}, fence)
-    return issue_rows(run_id, row_ids, "outlier", score, flagged, None, detail)
+    return finding_rows(run_id, row_ids, OUTLIER, score, flagged, np.full(flagged.size, -1), detail)
 
 
 def normalised_entropy(probs: np.ndarray) -> np.ndarray:
@@ -157,7 +159,7 @@ def find_uncertain(
     fence = max(_fence(entropy, iqr_multiple), min_entropy)
     flagged = entropy >= fence
     detail = _details(flagged, {"normalised_entropy": entropy}, fence)
-    return issue_rows(run_id, row_ids, "uncertain", 1.0 - entropy, flagged, None, detail)
+    return finding_rows(run_id, row_ids, UNCERTAIN, 1.0 - entropy, flagged, np.full(flagged.size, -1), detail)
 
 
 def _details(flagged: np.ndarray, values: dict[str, np.ndarray], fence: float) -> list[str | None]:

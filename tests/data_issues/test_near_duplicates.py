@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit.data_issues.near_duplicates import ISSUE_COLUMNS, find_near_duplicates, near_duplicate_groups
+from labelaudit.data_issues.duplicates import FINDING_COLUMNS
+from labelaudit.data_issues.near_duplicates import find_near_duplicates, near_duplicate_groups
 from labelaudit.features.neighbours import nearest_neighbours
 from labelaudit.features.space import feature_space
 from labelaudit.inputs.definition import DatasetDefinition, Feature, Role
@@ -55,7 +56,7 @@ def test_injected_near_duplicates_are_found(seed: int) -> None:
     space = feature_space(frame, _definition(frame))
     distances, indices = nearest_neighbours(space.matrix, 10)
     found = find_near_duplicates(distances, indices, row_ids=np.arange(1, len(frame) + 1), run_id="run-1")
-    assert list(found.columns) == ISSUE_COLUMNS and len(found) == len(frame)
+    assert list(found.columns) == list(FINDING_COLUMNS) and len(found) == len(frame)
     precision, recall = _precision_recall(set(np.flatnonzero(found["is_issue"])), truth)
     assert precision >= 0.9 and recall >= 0.9, (precision, recall)
     # each original and its copy share a group; the copy's score is lower than any unflagged row's
