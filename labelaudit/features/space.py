@@ -15,8 +15,9 @@ text column TF-IDF), so "close" means close to what the model sees, then reduced
 
 With no more transformed columns than ``dimensions`` nothing is reduced (the matrix is the transformed features).
 
-A user may bring their own representation instead (issue 15's embedding role): :func:`embedding_space` takes the
-matrix as-is, since an embedding's geometry is the point of it and rescaling would change it.
+Embedding features declared in ``dataset.json`` (role ``embedding``) enter through the same transformers
+(standardised as one block). A caller holding an embedding matrix outside the batch can use :func:`embedding_space`,
+which takes it as-is, since an embedding's geometry is the point of it and rescaling would change it.
 """
 
 from __future__ import annotations
@@ -87,10 +88,12 @@ def feature_space(
     """
     if dimensions < 1:
         raise ValueError(f"dimensions must be at least 1, got {dimensions}")
-    missing = [c for c in definition.feature_names if c not in frame.columns]
+    available = [str(c) for c in frame.columns]
+    columns = definition.model_columns(available)
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputDataError(f"feature columns {missing} are missing from the batch", column=missing[0])
-    transformed = _transform(frame, definition)
+    transformed = _transform(frame, definition, columns, available)
     width = int(transformed.shape[1])
     if width <= dimensions or transformed.shape[0] <= dimensions:
         dense = transformed.toarray() if sp.issparse(transformed) else np.asarray(transformed)
@@ -101,14 +104,16 @@ def feature_space(
     return FeatureSpace(np.ascontiguousarray(reduced, dtype=np.float32), "features", width, explained)
 
 
-def _transform(frame: pd.DataFrame, definition: DatasetDefinition) -> np.ndarray | sp.spmatrix:
-    # The model's own feature step, so the space matches what the model is fitted on. Imported here: crossval
-    # pulls in the classifiers, which only this function needs.
+def _transform(
+    frame: pd.DataFrame, definition: DatasetDefinition, columns: list[str], available: list[str]
+) -> np.ndarray | sp.spmatrix:
+    # The model's own feature step (embedding blocks standardised as one block, like numbers), so the space
+    # matches what the model is fitted on. Imported here: crossval pulls in the classifiers.
     from labelaudit.models.crossval import build_pipeline
 
-    transformer = build_pipeline(definition).named_steps["features"]
+    transformer = build_pipeline(definition, available=available).named_steps["features"]
     try:
-        return transformer.fit_transform(frame[definition.feature_names])
+        return transformer.fit_transform(frame[columns])
     except ValueError as exc:  # e.g. a text column whose words all occur once ("empty vocabulary")
         raise FittingError(f"cannot build the feature space of dataset {definition.name!r}: {exc}") from exc
 

@@ -80,3 +80,18 @@ def test_embedding_is_taken_as_is_and_checked() -> None:
         embedding_space(matrix, source="emb.npy")
     with pytest.raises(InputDataError, match="2-D"):
         embedding_space(np.zeros(5))
+
+
+def test_embedding_block_given_by_a_pattern_enters_standardised() -> None:
+    frame = _frame(120)
+    rng = np.random.default_rng(7)
+    for j in range(5):
+        frame[f"emb_{j}"] = rng.normal(100, 20, len(frame))
+    definition = DatasetDefinition(
+        name="t",
+        label_column="label",
+        features=[Feature(name="x", role=Role.numeric), Feature(name="vec", role=Role.embedding, columns="emb_*")],
+    )
+    space = feature_space(frame, definition)
+    assert space.matrix.shape == (120, 6) and space.input_dimensions == 6
+    np.testing.assert_allclose(space.matrix.std(axis=0), 1, atol=1e-4)
