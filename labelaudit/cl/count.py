@@ -12,9 +12,8 @@ import warnings
 
 import numpy as np
 
-from labelaudit.cl._engine import latent
-from labelaudit.cl._engine.core import Prepared, raw_confident_joint
-from labelaudit.cl._engine.validation import validate_labels
+from labelaudit.cl._engine import counting, latent
+from labelaudit.cl._engine.core import Prepared
 
 FITTING_FUNCTIONS = (
     "estimate_confident_joint_and_cv_pred_proba",
@@ -60,13 +59,6 @@ def _require_label_lists(labels: object) -> None:
         raise TypeError("`labels` must be list when `multi_label=True`.")
 
 
-def _square(matrix: object, name: str) -> np.ndarray:
-    arr = np.asarray(matrix)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{name} must be a (K, K) matrix, got shape {arr.shape}")
-    return arr
-
-
 def get_confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray, multi_label: bool = False) -> np.ndarray:
     """Per-class threshold: mean predicted probability of class ``k`` over rows labelled ``k``.
 
@@ -85,16 +77,7 @@ def get_confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray, multi_l
     if multi_label:
         _require_label_lists(labels)
         return _one_vs_rest().confident_thresholds_one_vs_rest(labels, pred_probs)
-    return Prepared.from_inputs(labels, pred_probs).thresholds
-
-
-def confident_joint_from(prepared: Prepared, *, thresholds=None, calibrate: bool = True):
-    """Shared body of :func:`compute_confident_joint`: (confident joint, pass result)."""
-    passed = prepared.default_pass if thresholds is None else prepared.confident_pass(thresholds)
-    joint = raw_confident_joint(passed.counts)
-    if calibrate:
-        joint = latent.calibrate(joint, prepared.label_counts)
-    return joint, passed
+    return counting.get_confident_thresholds(labels, pred_probs)
 
 
 def compute_confident_joint(
@@ -143,10 +126,13 @@ def compute_confident_joint(
             calibrate=calibrate,
             return_indices_of_off_diagonals=return_indices_of_off_diagonals,
         )
-    joint, passed = confident_joint_from(
-        Prepared.from_inputs(labels, pred_probs), thresholds=thresholds, calibrate=calibrate
+    return counting.compute_confident_joint(
+        labels,
+        pred_probs,
+        thresholds=thresholds,
+        calibrate=calibrate,
+        return_indices_of_off_diagonals=return_indices_of_off_diagonals,
     )
-    return (joint, passed.off_diagonal) if return_indices_of_off_diagonals else joint
 
 
 def calibrate_confident_joint(confident_joint: np.ndarray, labels: np.ndarray, *, multi_label: bool = False):
@@ -167,9 +153,7 @@ def calibrate_confident_joint(confident_joint: np.ndarray, labels: np.ndarray, *
     if multi_label:
         _require_label_lists(labels)
         return _one_vs_rest().calibrate_one_vs_rest(confident_joint, labels)
-    joint = _square(confident_joint, "confident_joint")
-    checked = validate_labels(labels, len(np.asarray(labels)), len(joint))
-    return latent.calibrate(joint, np.bincount(checked, minlength=len(joint)))
+    return counting.calibrate_confident_joint(confident_joint, labels)
 
 
 def estimate_joint(labels: np.ndarray, pred_probs: np.ndarray, *, confident_joint=None, multi_label: bool = False):
@@ -195,13 +179,7 @@ def estimate_joint(labels: np.ndarray, pred_probs: np.ndarray, *, confident_join
     if multi_label:
         _require_label_lists(labels)
         return _one_vs_rest().joint_one_vs_rest(labels, pred_probs, confident_joint)
-    if confident_joint is None:
-        calibrated, _ = confident_joint_from(Prepared.from_inputs(labels, pred_probs))
-    elif labels is not None:
-        calibrated = calibrate_confident_joint(confident_joint, labels)
-    else:
-        calibrated = _square(confident_joint, "confident_joint")
-    return calibrated / np.clip(float(np.sum(calibrated)), a_min=latent.TINY_VALUE, a_max=None)
+    return counting.estimate_joint(labels, pred_probs, confident_joint=confident_joint)
 
 
 def estimate_latent(
@@ -231,13 +209,8 @@ def estimate_latent(
     inverse_noise_matrix : np.ndarray (K, K)
         ``P(true = i | given = j)``; columns sum to 1.
     """
-    joint = _square(confident_joint, "confident_joint")
-    checked = validate_labels(labels, len(np.asarray(labels)), len(joint))
-    return latent.latent_estimates(
-        joint,
-        np.bincount(checked, minlength=len(joint)),
-        py_method=py_method,
-        converge_latent_estimates=converge_latent_estimates,
+    return counting.estimate_latent(
+        confident_joint, labels, py_method=py_method, converge_latent_estimates=converge_latent_estimates
     )
 
 
@@ -273,27 +246,11 @@ def estimate_py_and_noise_matrices_from_probabilities(
         ``(py, noise_matrix, inverse_noise_matrix, confident_joint)``, shapes (K,), (K, K), (K, K), (K, K).
     """
     prepared = Prepared.from_inputs(labels, pred_probs)
-    joint, _ = confident_joint_from(prepared, thresholds=thresholds, calibrate=calibrate)
+    joint, _ = counting.confident_joint_from(prepared, thresholds=thresholds, calibrate=calibrate)
     py, noise, inverse = latent.latent_estimates(
         joint, prepared.label_counts, py_method=py_method, converge_latent_estimates=converge_latent_estimates
     )
     return py, noise, inverse, joint
-
-
-def issue_count(prepared: Prepared, estimation_method: str, confident_joint=None) -> int:
-    """Body of :func:`num_label_issues` on prepared inputs (reuses the cached default pass)."""
-    if estimation_method == "off_diagonal":
-        return len(prepared.drop_kept(prepared.default_pass.off_diagonal))
-    if estimation_method == "off_diagonal_calibrated":
-        confident_joint = latent.calibrate(raw_confident_joint(prepared.default_pass.counts), prepared.label_counts)
-    elif confident_joint is None:
-        raise ValueError(
-            "No `confident_joint` provided. For estimation_method='off_diagonal_custom' you need to provide "
-            "pre-calculated `confident_joint` matrix."
-        )
-    calibrated = latent.calibrate(_square(confident_joint, "confident_joint"), prepared.label_counts)
-    joint = calibrated / np.clip(float(np.sum(calibrated)), a_min=latent.TINY_VALUE, a_max=None)
-    return int(np.rint((1.0 - joint.trace()) * prepared.num_rows))
 
 
 def num_label_issues(
@@ -344,4 +301,4 @@ def num_label_issues(
             labels, pred_probs, confident_joint=confident_joint, multi_label=True, filter_by="confident_learning"
         )
         return int(np.sum(issues))
-    return issue_count(Prepared.from_inputs(labels, pred_probs), estimation_method, confident_joint)
+    return counting.issue_count(Prepared.from_inputs(labels, pred_probs), estimation_method, confident_joint)

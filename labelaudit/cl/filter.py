@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
-from labelaudit.cl._engine import core, latent
-from labelaudit.cl._engine.kernels import TIE_RULE, smallest
+from labelaudit.cl._engine import core, finding, latent
+from labelaudit.cl._engine.finding import check_options, flagged_rows
+from labelaudit.cl._engine.kernels import TIE_RULE
 from labelaudit.cl._engine.validation import row_blocks
-from labelaudit.cl.count import confident_joint_from, issue_count
-from labelaudit.cl.rank import rank_rows, scores_for_rows
 
 __all__ = [
     "TIE_RULE",
@@ -29,103 +27,6 @@ __all__ = [
     "find_predicted_neq_given",
 ]
 
-PRUNE_METHODS = ("prune_by_noise_rate", "prune_by_class", "both")
-UNTUNABLE_METHODS = ("confident_learning", "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
-
-
-@dataclass(frozen=True)
-class _Request:
-    """Everything one ``find_label_issues`` call needs, with the expensive parts computed on first use."""
-
-    prepared: core.Prepared
-    frac_noise: float
-    num_to_remove_per_class: object
-    min_examples_per_class: int
-    confident_joint: np.ndarray | None
-
-    @cached_property
-    def joint(self) -> np.ndarray:
-        """The confident joint the pruning methods use (the given one, else computed and calibrated)."""
-        if self.confident_joint is not None:
-            return np.asarray(self.confident_joint)
-        return confident_joint_from(self.prepared)[0]
-
-    @cached_property
-    def prune_counts(self) -> np.ndarray:
-        """cleanlab's ``prune_count_matrix``: transposed joint, >= n kept per class, scaled by frac_noise."""
-        counts = latent.keep_at_least_n_per_class(
-            self.joint.T, n=self.min_examples_per_class, frac_noise=self.frac_noise
-        )
-        if self.num_to_remove_per_class is not None:
-            counts = latent.prune_counts_for_removal(counts, self.num_to_remove_per_class, self.prepared.label_counts)
-        return counts
-
-
-def _by_noise_rate(request: _Request) -> np.ndarray:
-    core.warn_small_classes(request.prepared.label_counts, request.min_examples_per_class)
-    return core.noise_rate_rows(request.prepared, request.prune_counts, request.min_examples_per_class)
-
-
-def _by_class(request: _Request) -> np.ndarray:
-    core.warn_small_classes(request.prepared.label_counts, request.min_examples_per_class)
-    return core.class_rows_flagged(request.prepared, request.prune_counts, request.min_examples_per_class)
-
-
-def _both(request: _Request) -> np.ndarray:
-    return np.intersect1d(_by_class(request), _by_noise_rate(request), assume_unique=True)
-
-
-def _confident_learning(request: _Request) -> np.ndarray:
-    return request.prepared.default_pass.off_diagonal
-
-
-def _predicted_neq_given(request: _Request) -> np.ndarray:
-    # argmax != given label for rows whose label is not top; the other such rows (label tied with an
-    # earlier class) always win back after cleanlab's 1e-6 nudge, so they are never flagged.
-    return request.prepared.not_top
-
-
-def _lowest_scores(method: str):
-    def flag(request: _Request) -> np.ndarray:
-        prepared = request.prepared
-        scores = scores_for_rows(prepared, None, method, False)
-        return np.sort(smallest(scores, issue_count(prepared, "off_diagonal")))
-
-    return flag
-
-
-FILTERS = {
-    "prune_by_noise_rate": _by_noise_rate,
-    "prune_by_class": _by_class,
-    "both": _both,
-    "confident_learning": _confident_learning,
-    "predicted_neq_given": _predicted_neq_given,
-    "low_normalized_margin": _lowest_scores("normalized_margin"),
-    "low_self_confidence": _lowest_scores("self_confidence"),
-}
-"""filter_by -> function returning flagged rows (increasing) before the final un-flagging step."""
-
-NOT_REDUCED = ("low_normalized_margin", "low_self_confidence")
-
-
-def _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint):
-    if filter_by not in FILTERS:
-        raise ValueError(f"filter_by must be one of {sorted(FILTERS)}, got {filter_by!r}")
-    if filter_by in UNTUNABLE_METHODS and (frac_noise != 1.0 or num_to_remove_per_class is not None):
-        warnings.warn(
-            "frac_noise and num_to_remove_per_class parameters are only supported for filter_by "
-            "'prune_by_noise_rate', 'prune_by_class', and 'both'.",
-            stacklevel=3,
-        )
-        if num_to_remove_per_class is not None:
-            raise ValueError(f"filter_by={filter_by!r} is not supported (yet) when setting 'num_to_remove_per_class'")
-    if filter_by == "confident_learning" and confident_joint is not None:
-        warnings.warn(
-            "The supplied `confident_joint` is ignored when `filter_by = 'confident_learning'`; it is "
-            "re-estimated from the given labels.",
-            stacklevel=3,
-        )
-
 
 def require_label_lists(labels: object) -> None:
     """cleanlab's check for its legacy ``multi_label=True`` path: labels must be a list of lists."""
@@ -133,27 +34,7 @@ def require_label_lists(labels: object) -> None:
         raise TypeError("`labels` must be list when `multi_label=True`.")
 
 
-def flagged_rows(
-    prepared: core.Prepared,
-    *,
-    filter_by: str = "prune_by_noise_rate",
-    frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
-    min_examples_per_class: int = 1,
-    confident_joint=None,
-) -> np.ndarray:
-    """Row numbers (increasing) that :func:`find_label_issues` flags, on already validated inputs."""
-    if confident_joint is not None and filter_by != "confident_learning":
-        confident_joint = np.asarray(confident_joint)
-        if confident_joint.shape != (prepared.num_classes,) * 2:
-            raise ValueError(f"confident_joint must have shape (K, K) with K={prepared.num_classes}")
-    else:
-        confident_joint = None
-    request = _Request(prepared, frac_noise, num_to_remove_per_class, min_examples_per_class, confident_joint)
-    rows = FILTERS[filter_by](request)
-    return rows if filter_by in NOT_REDUCED else prepared.drop_kept(rows)
-
-
+# Over 60 lines: the signature and numpydoc (50 lines, every option documented) are most of it; the body is 24.
 def find_label_issues(
     labels: np.ndarray,
     pred_probs: np.ndarray,
@@ -204,8 +85,8 @@ def find_label_issues(
     label_issues : np.ndarray
         Bool mask (N,), or int row numbers (M,) when `return_indices_ranked_by` is set.
     """
-    _check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint)
     if multi_label:
+        check_options(filter_by, frac_noise, num_to_remove_per_class, confident_joint)
         return _multilabel_find_label_issues(
             labels,
             pred_probs,
@@ -217,20 +98,17 @@ def find_label_issues(
             min_examples_per_class=min_examples_per_class,
             confident_joint=confident_joint,
         )
-    prepared = core.Prepared.from_inputs(labels, pred_probs)
-    rows = flagged_rows(
-        prepared,
+    return finding.find_label_issues(
+        labels,
+        pred_probs,
+        return_indices_ranked_by=return_indices_ranked_by,
+        rank_by_kwargs=rank_by_kwargs,
         filter_by=filter_by,
         frac_noise=frac_noise,
         num_to_remove_per_class=num_to_remove_per_class,
         min_examples_per_class=min_examples_per_class,
         confident_joint=confident_joint,
     )
-    if return_indices_ranked_by is not None:
-        return rank_rows(prepared, rows, return_indices_ranked_by, rank_by_kwargs)
-    mask = np.zeros(prepared.num_rows, dtype=bool)
-    mask[rows] = True
-    return mask
 
 
 def _multilabel_find_label_issues(labels, pred_probs, **options) -> np.ndarray:
@@ -309,7 +187,7 @@ def find_label_issues_using_argmax_confusion_matrix(
     joint = np.bincount(prepared.labels.astype(np.intp) * k + predicted, minlength=k * k).reshape(k, k)
     if calibrate:
         joint = latent.calibrate(joint, prepared.label_counts)
-    _check_options(filter_by, 1.0, None, joint)
+    check_options(filter_by, 1.0, None, joint)
     rows = flagged_rows(prepared, filter_by=filter_by, confident_joint=joint)
     mask = np.zeros(prepared.num_rows, dtype=bool)
     mask[rows] = True
@@ -416,7 +294,7 @@ def confident_learning_summary(
     -------
     ConfidentLearningSummary
     """
-    _check_options(filter_by, frac_noise, None, None)
+    check_options(filter_by, frac_noise, None, None)
     prepared = core.Prepared.from_inputs(labels, pred_probs, keep_predicted=True)
     passed = prepared.default_pass
     rows = flagged_rows(

@@ -21,6 +21,7 @@ import sklearn.base
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from labelaudit.cl._engine.counting import compute_confident_joint, estimate_latent
 from labelaudit.cl._engine.validation import InvalidLabelsError
 
 DEFAULT_CLASSIFIER = LogisticRegression(solver="lbfgs")
@@ -175,8 +176,6 @@ def estimate_confident_joint_and_cv_pred_proba(
     -------
     (confident_joint, pred_probs) : np.ndarray (K, K) int, np.ndarray (N, K) float64
     """
-    from labelaudit.cl.count import compute_confident_joint
-
     checked, pred_probs = cross_validated_probabilities(
         X, labels, clf, cv_n_folds=cv_n_folds, seed=seed, clf_kwargs=clf_kwargs, validation_func=validation_func
     )
@@ -223,8 +222,6 @@ def estimate_py_noise_matrices_and_cv_pred_proba(
     (py, noise_matrix, inverse_noise_matrix, confident_joint, pred_probs)
         Shapes (K,), (K, K), (K, K), (K, K), (N, K).
     """
-    from labelaudit.cl.count import estimate_latent
-
     joint, pred_probs = estimate_confident_joint_and_cv_pred_proba(
         X,
         labels,
