@@ -34,6 +34,7 @@ from labelaudit.settings import Settings
 from labelaudit.store import AuditStore
 
 
+# Over 60 lines with its docstring: the docstring is the parameters' help in the Prefect UI; the body is ~50.
 @flow(name="audit", flow_run_name="audit-{dataset}", log_prints=False)
 def audit(
     dataset: str,
@@ -79,21 +80,7 @@ def audit(
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
     store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)
     bundle = load_bundle(settings, dataset, folds=folds, model=model, thresholds=thresholds)
-    params = {
-        "dataset": dataset,
-        "source": source,
-        "folds": bundle.definition.folds,
-        "model": bundle.definition.model.classifier,
-        "probabilities": probabilities,
-        "thresholds": bundle.quality.model_dump(),
-        "seed": bundle.definition.seed,
-        "filter_by": bundle.definition.filter_by,
-        "label_column": bundle.definition.label_column,
-        "label_type": bundle.definition.label_type,
-        "annotations": annotations,
-        "delimiter": delimiter,
-        "encoding": encoding,
-    }
+    params = _run_params(bundle, dataset, source, probabilities, annotations, delimiter, encoding)
     run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
     staging = Path(tempfile.mkdtemp(prefix="labelaudit-"))
     docs_dir = staging / "gx" if data_docs else None
@@ -106,24 +93,7 @@ def audit(
         batch, bundle = label_inputs.batch, label_inputs.bundle
         # -- out-of-fold probabilities ---------------------------------------------------------------------------
         inputs = plan_fit(store, run_id, batch, bundle, probabilities is not None)
-        if probabilities is not None:
-            probs, metrics = load_probabilities(store, run_id, probabilities, batch, bundle, inputs)
-        else:
-            with task_submitter(task_runner) as submit:
-                futures = [
-                    # batch_sha256 is the fold cache key: same bytes, plan and model, no refit
-                    submit(
-                        fit_one_fold,
-                        inputs=inputs,
-                        fold=fold,
-                        frame=batch.frame,
-                        definition=bundle.definition,
-                        batch_sha256=batch.source.sha256,
-                    )
-                    for fold in range(inputs.plan.n_folds)
-                ]
-                results = [f.result() for f in futures]
-            probs, metrics = store_fit(store, run_id, bundle, inputs, results)
+        probs, metrics = _out_of_fold(store, run_id, batch, bundle, inputs, probabilities, task_runner)
         # -- confident learning (per row, tag or token, as the label kind scores) and the gate -------------------
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
         scored = score_labels(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
@@ -146,3 +116,60 @@ def audit(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return verdict_state(run_id, verdict, published)
+
+
+def _run_params(
+    bundle: Any,
+    dataset: str,
+    source: str,
+    probabilities: str | None,
+    annotations: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+) -> dict[str, Any]:
+    """What the run is stored with (``runs.params``): the command's choices and the definition's settings."""
+    definition = bundle.definition
+    return {
+        "dataset": dataset,
+        "source": source,
+        "folds": definition.folds,
+        "model": definition.model.classifier,
+        "probabilities": probabilities,
+        "thresholds": bundle.quality.model_dump(),
+        "seed": definition.seed,
+        "filter_by": definition.filter_by,
+        "label_column": definition.label_column,
+        "label_type": definition.label_type,
+        "annotations": annotations,
+        "delimiter": delimiter,
+        "encoding": encoding,
+    }
+
+
+def _out_of_fold(
+    store: AuditStore,
+    run_id: str,
+    batch: Any,
+    bundle: Any,
+    inputs: Any,
+    probabilities: str | None,
+    task_runner: TaskRunnerConfig | None,
+) -> tuple[Any, Any]:
+    """The out-of-fold probabilities and fold metrics: loaded from ``probabilities``, or one task per fold."""
+    if probabilities is not None:
+        return load_probabilities(store, run_id, probabilities, batch, bundle, inputs)
+    with task_submitter(task_runner) as submit:
+        futures = [
+            # batch_sha256 is the fold cache key: same bytes, plan and model, no refit
+            submit(
+                fit_one_fold,
+                inputs=inputs,
+                fold=fold,
+                frame=batch.frame,
+                definition=bundle.definition,
+                batch_sha256=batch.source.sha256,
+            )
+            for fold in range(inputs.plan.n_folds)
+        ]
+        results = [f.result() for f in futures]
+    return store_fit(store, run_id, bundle, inputs, results)

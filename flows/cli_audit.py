@@ -20,6 +20,7 @@ from labelaudit.flows.cli_common import (
 from labelaudit.flows.cli_run import run_flow
 
 
+# Over 60 lines: 24 are the command's options (typer reads them from the signature), 6 its help.
 @app.command()
 def audit(
     source: Annotated[str, typer.Argument(help="Batch file (.csv, .tsv, .parquet) or duckdb:///db.duckdb?query=...")],

@@ -60,7 +60,7 @@ class DefinitionError(LabelAuditError, ValueError):
 class SchemaValidationError(LabelAuditError):
     """The batch failed its Great Expectations suite; fitting would be meaningless.
 
-    ``failures`` holds the failed expectation results (see :class:`labelaudit.schema_check.ExpectationOutcome`).
+    ``failures`` holds the failed expectation results (see :class:`labelaudit.inputs.gx_suite.ExpectationOutcome`).
     """
 
     def __init__(self, message: str, failures: Sequence[object] = ()) -> None:

@@ -155,32 +155,44 @@ def label_checks(con, table: ProbabilityTable) -> tuple[list[ExpectationOutcome]
     return outcomes, {c: int(counts.get(c, 0)) for c in table.classes}
 
 
-def value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
-    """Ids non-null and unique; probabilities finite, within [0, 1] and summing to 1 (the scoring's policy)."""
+def _probability_conditions(table: ProbabilityTable) -> dict[str, str]:
+    """Per check code, the SQL condition of a failing row (the scoring's tolerance policy)."""
     from labelaudit.cl._engine.validation import RENORMALISE_ATOL, VALUE_ATOL
 
     cols = [_q(c) for c in table.classes]
     finite = " AND ".join(f"coalesce(isfinite({c}::DOUBLE), false)" for c in cols)
     in_range = " AND ".join(f"{c} >= -{VALUE_ATOL!r} AND {c} <= 1 + {RENORMALISE_ATOL!r}" for c in cols)
     total = " + ".join(f"{c}::DOUBLE" for c in cols)
-    conditions = {
+    return {
         "PROBS-FINITE": f"NOT ({finite})",
         "PROBS-RANGE": f"({finite}) AND NOT ({in_range})",
         "PROBS-SUM": f"({finite}) AND abs({total} - 1) > {RENORMALISE_ATOL!r}",
     }
+
+
+def _counts(con, table: ProbabilityTable, conditions: dict[str, str]) -> tuple[int, list[int]]:
+    """Rows, then failing rows per condition, then (with an id column) null ids and repeated ids."""
     selects = [f"count(*) FILTER (WHERE {cond})" for cond in conditions.values()]
-    if table.id_column:
-        ident = _q(table.id_column)
+    ident = _q(table.id_column) if table.id_column else None
+    if ident:
         selects.append(f"count(*) - count({ident})")
     found = con.execute(f"SELECT count(*), {', '.join(selects)} FROM read_parquet(?)", [table.path]).fetchone()
     rows_total, counts = int(found[0]), [int(v) for v in found[1:]]
-    if table.id_column:  # a GROUP BY, which spills to disk (count(DISTINCT) in the query above would not)
+    if ident:  # a GROUP BY, which spills to disk (count(DISTINCT) in the query above would not)
         repeated = con.execute(
             f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM read_parquet(?) "
             f"WHERE {ident} IS NOT NULL GROUP BY {ident} HAVING count(*) > 1)",
             [table.path],
         ).fetchone()[0]
         counts.append(int(repeated))
+    return rows_total, counts
+
+
+def _probability_outcomes(
+    con, table: ProbabilityTable, conditions: dict[str, str], counts: list[int], rows_total: int
+) -> list[ExpectationOutcome]:
+    from labelaudit.cl._engine.validation import RENORMALISE_ATOL, VALUE_ATOL
+
     described = {
         "PROBS-FINITE": ("expect_probabilities_to_be_finite", "have a missing, NaN or infinite probability"),
         "PROBS-RANGE": (
@@ -212,40 +224,51 @@ def value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
                 + (f" (ids {', '.join(map(str, ids))})" if table.id_column else ""),
             )
         )
+    return outcomes
+
+
+def _id_outcomes(
+    con, table: ProbabilityTable, nulls: int, duplicates: int, rows_total: int
+) -> list[ExpectationOutcome]:
+    ident = _q(table.id_column)
+    rows, _ = _rows_where(con, table, f"{ident} IS NULL", []) if nulls else ([], [])
+    not_null = _counted(
+        "ID-NOTNULL",
+        "expect_column_values_to_not_be_null",
+        table.id_column,
+        nulls,
+        rows_total,
+        rows=rows,
+        kwargs={"column": table.id_column},
+    )
+    examples: list[Any] = []
+    if duplicates:
+        examples = [
+            r[0]
+            for r in con.execute(
+                f"SELECT CAST({ident} AS VARCHAR) FROM read_parquet(?) WHERE {ident} IS NOT NULL GROUP BY 1 "
+                f"HAVING count(*) > 1 LIMIT {EXAMPLES}",
+                [table.path],
+            ).fetchall()
+        ]
+    unique = _counted(
+        "ID-UNIQUE",
+        "expect_column_values_to_be_unique",
+        table.id_column,
+        duplicates,
+        rows_total - nulls,
+        examples=examples,
+        kwargs={"column": table.id_column},
+        message=None if duplicates == 0 else f"{duplicates} repeated ids, e.g. {examples}",
+    )
+    return [not_null, unique]
+
+
+def value_checks(con, table: ProbabilityTable) -> list[ExpectationOutcome]:
+    """Ids non-null and unique; probabilities finite, within [0, 1] and summing to 1 (the scoring's policy)."""
+    conditions = _probability_conditions(table)
+    rows_total, counts = _counts(con, table, conditions)
+    outcomes = _probability_outcomes(con, table, conditions, counts, rows_total)
     if table.id_column:
-        nulls, duplicates = counts[3], counts[4]
-        rows, _ = _rows_where(con, table, f"{_q(table.id_column)} IS NULL", []) if nulls else ([], [])
-        outcomes.append(
-            _counted(
-                "ID-NOTNULL",
-                "expect_column_values_to_not_be_null",
-                table.id_column,
-                nulls,
-                rows_total,
-                rows=rows,
-                kwargs={"column": table.id_column},
-            )
-        )
-        examples: list[Any] = []
-        if duplicates:
-            examples = [
-                r[0]
-                for r in con.execute(
-                    f"SELECT CAST({ident} AS VARCHAR) FROM read_parquet(?) WHERE {ident} IS NOT NULL GROUP BY 1 "
-                    f"HAVING count(*) > 1 LIMIT {EXAMPLES}",
-                    [table.path],
-                ).fetchall()
-            ]
-        outcomes.append(
-            _counted(
-                "ID-UNIQUE",
-                "expect_column_values_to_be_unique",
-                table.id_column,
-                duplicates,
-                rows_total - nulls,
-                examples=examples,
-                kwargs={"column": table.id_column},
-                message=None if duplicates == 0 else f"{duplicates} repeated ids, e.g. {examples}",
-            )
-        )
+        outcomes += _id_outcomes(con, table, counts[3], counts[4], rows_total)
     return outcomes

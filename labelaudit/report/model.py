@@ -129,25 +129,8 @@ def load_run(
             raise RunNotFoundError(f"no run {run_id!r} in {store.path}")
         run = found[0]
         metrics = _rows(con, "SELECT * EXCLUDE (run_id) FROM run_metrics WHERE run_id = ?", [run_id])
-        columns = [
-            ColumnView(r["position"], r["column_name"], r["dtype"], r["role"])
-            for r in _rows(
-                con,
-                "SELECT position, column_name, dtype, role FROM ingested_columns WHERE run_id = ? ORDER BY position",
-                [run_id],
-            )
-        ]
-        classes = [
-            ClassView(**r)
-            for r in _rows(
-                con,
-                """SELECT cm.label, cm.given_count, cm.flagged, cm.estimated_error_rate, cm.flagged_rate,
-                          cm.oof_accuracy
-                   FROM class_metrics cm LEFT JOIN classes c ON c.run_id = cm.run_id AND c.label = cm.label
-                   WHERE cm.run_id = ? ORDER BY c.class_idx NULLS LAST, cm.label""",
-                [run_id],
-            )
-        ]
+        columns = _columns(con, run_id)
+        classes = _classes(con, run_id)
         labels = [c.label for c in classes] or [
             r["label"] for r in _rows(con, "SELECT label FROM classes WHERE run_id = ? ORDER BY class_idx", [run_id])
         ]
@@ -171,22 +154,8 @@ def load_run(
             metrics=MetricsView(**metrics[0]) if metrics else None,
             classes=classes,
             noise=_noise(con, run_id, labels),
-            gate=[
-                GateView(**r)
-                for r in _rows(
-                    con,
-                    "SELECT * EXCLUDE (run_id) FROM gate_results WHERE run_id = ? ORDER BY passed, code, scope",
-                    [run_id],
-                )
-            ],
-            folds=[
-                FoldView(**r)
-                for r in _rows(
-                    con,
-                    "SELECT * EXCLUDE (run_id) FROM fold_metrics WHERE run_id = ? ORDER BY fold NULLS LAST",
-                    [run_id],
-                )
-            ],
+            gate=_gate(con, run_id),
+            folds=_folds(con, run_id),
             histogram=_histogram(con, run_id),
             flag_cutoff=con.execute(
                 "SELECT max(label_quality) FROM scores WHERE run_id = ? AND is_issue", [run_id]
@@ -198,6 +167,41 @@ def load_run(
             sequences=load_sequence_section(con, run_id, _json(run["params"], {})),
         )
     return view
+
+
+def _columns(con: duckdb.DuckDBPyConnection, run_id: str) -> list[ColumnView]:
+    return [
+        ColumnView(r["position"], r["column_name"], r["dtype"], r["role"])
+        for r in _rows(
+            con,
+            "SELECT position, column_name, dtype, role FROM ingested_columns WHERE run_id = ? ORDER BY position",
+            [run_id],
+        )
+    ]
+
+
+def _classes(con: duckdb.DuckDBPyConnection, run_id: str) -> list[ClassView]:
+    return [
+        ClassView(**r)
+        for r in _rows(
+            con,
+            """SELECT cm.label, cm.given_count, cm.flagged, cm.estimated_error_rate, cm.flagged_rate,
+                      cm.oof_accuracy
+               FROM class_metrics cm LEFT JOIN classes c ON c.run_id = cm.run_id AND c.label = cm.label
+               WHERE cm.run_id = ? ORDER BY c.class_idx NULLS LAST, cm.label""",
+            [run_id],
+        )
+    ]
+
+
+def _gate(con: duckdb.DuckDBPyConnection, run_id: str) -> list[GateView]:
+    sql = "SELECT * EXCLUDE (run_id) FROM gate_results WHERE run_id = ? ORDER BY passed, code, scope"
+    return [GateView(**r) for r in _rows(con, sql, [run_id])]
+
+
+def _folds(con: duckdb.DuckDBPyConnection, run_id: str) -> list[FoldView]:
+    sql = "SELECT * EXCLUDE (run_id) FROM fold_metrics WHERE run_id = ? ORDER BY fold NULLS LAST"
+    return [FoldView(**r) for r in _rows(con, sql, [run_id])]
 
 
 def _stages(con: duckdb.DuckDBPyConnection, run_id: str) -> list[StageView]:

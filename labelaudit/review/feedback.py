@@ -256,20 +256,7 @@ def export_run(
     confirmed review corrections applied); then ``strategy`` (see :mod:`labelaudit.review.export`) applies the run's
     suggestions (``scores``) or its CROWDLAB consensus (``item_consensus``, runs with annotations only).
     """
-    with store.connect() as con:
-        run = _require_run(con, run_id, store.path)
-        data = _records(con, run_id)
-        scores = con.execute(
-            "SELECT row_id AS id, given_label, is_issue, suggested_label, suggested_prob AS suggested_confidence "
-            "FROM scores WHERE run_id = ?",
-            [run_id],
-        ).df()
-        consensus = con.execute(
-            "SELECT item_id AS id, consensus_label FROM item_consensus WHERE run_id = ?", [run_id]
-        ).df()
-        label_role = con.execute(
-            "SELECT column_name FROM ingested_columns WHERE run_id = ? AND role = 'label'", [run_id]
-        ).fetchall()
+    run, data, scores, consensus, label_role = _export_inputs(store, run_id)
     if scores.empty:
         raise InputDataError(f"run {run_id} has no scores (it did not reach the score stage): nothing to export")
     if strategy == "consensus" and consensus.empty:
@@ -293,6 +280,32 @@ def export_run(
         path = write_dataset(cleaned.drop(columns=key), output)
     except ValueError as exc:
         raise InputDataError(str(exc), source=str(output)) from exc
+    _record_export(store, run_id, record, path)
+    return path, record
+
+
+def _export_inputs(
+    store: AuditStore, run_id: str
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame, list]:
+    """The run, its rows as ingested, its scores, its consensus labels and its label column's name."""
+    with store.connect() as con:
+        run = _require_run(con, run_id, store.path)
+        data = _records(con, run_id)
+        scores = con.execute(
+            "SELECT row_id AS id, given_label, is_issue, suggested_label, suggested_prob AS suggested_confidence "
+            "FROM scores WHERE run_id = ?",
+            [run_id],
+        ).df()
+        consensus = con.execute(
+            "SELECT item_id AS id, consensus_label FROM item_consensus WHERE run_id = ?", [run_id]
+        ).df()
+        label_role = con.execute(
+            "SELECT column_name FROM ingested_columns WHERE run_id = ? AND role = 'label'", [run_id]
+        ).fetchall()
+    return run, data, scores, consensus, label_role
+
+
+def _record_export(store: AuditStore, run_id: str, record: Any, path: Path) -> None:
     with store.transaction() as con:
         con.execute(
             "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -308,4 +321,3 @@ def export_run(
                 utcnow(),
             ],
         )
-    return path, record

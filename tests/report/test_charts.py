@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from labelaudit.report import charts
+from labelaudit.report import charts, svg
 from labelaudit.report.model import ClassView, GateView, HistogramBin, NoiseCell, TrendPoint
 
 
@@ -78,7 +78,7 @@ def test_trend_rings_the_current_run_and_ticks_are_round():
 
 @pytest.mark.parametrize(("value", "expected"), [(0.13, 0.2), (0.2, 0.2), (0.031, 0.05), (7.0, 10.0), (0.0, 1.0)])
 def test_nice_ceiling(value, expected):
-    assert charts._nice_ceiling(value) == pytest.approx(expected)
+    assert svg.nice_ceiling(value) == pytest.approx(expected)
 
 
 def _pictures() -> dict[str, charts.Chart]:
@@ -108,7 +108,7 @@ def test_every_picture_has_a_phone_drawing_that_needs_no_shrinking(name):
         assert min(t.size for t in texts) >= charts.MIN_FONT
         for t in texts:  # horizontal text stays inside the picture (rotated labels have their own margin)
             if t.rotate is None:
-                width = charts.text_width(t.text, t.size)
+                width = svg.text_width(t.text, t.size)
                 lo = {"start": t.x, "middle": t.x - width / 2, "end": t.x - width}[t.anchor]
                 assert lo >= 0 and lo + width <= chart.width + 1, (name, t.text)
 
