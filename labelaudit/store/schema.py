@@ -275,6 +275,95 @@ MIGRATIONS: list[str] = [
         feature_key VARCHAR NOT NULL      -- hashing scheme + hashed columns
     );
     """,
+    # 5: the data-issue findings (issue 14; docs/data-issues.md). Row level: one table, read through the view
+    # data_issues; batch level: label drift (one row per run, one per class) and class imbalance; and one
+    # summary row per issue type and run, saying whether it was checked (and why not) and what was found.
+    """
+    CREATE TABLE data_issue_findings (
+        run_id VARCHAR NOT NULL,
+        row_idx BIGINT NOT NULL,          -- 0-based position in the batch, as in scores
+        row_id VARCHAR NOT NULL,
+        issue_type VARCHAR NOT NULL,      -- exact_duplicate | conflicting_duplicate | near_duplicate | outlier
+                                          -- | uncertain | leaked_duplicate
+        score DOUBLE NOT NULL,            -- in [0, 1]; lower is more severe (cleanlab Datalab's convention)
+        is_issue BOOLEAN NOT NULL,
+        group_id BIGINT,                  -- duplicate / near-duplicate group within the run; NULL otherwise
+        detail JSON                       -- per issue type: kept row, label mix, nearest row, earlier run, ...
+    );
+    CREATE VIEW data_issues AS
+        SELECT run_id, row_id, issue_type, score, is_issue, group_id, detail FROM data_issue_findings;
+    CREATE TABLE data_issue_summary (
+        run_id VARCHAR NOT NULL,
+        issue_type VARCHAR NOT NULL,      -- the row-level types above, and label_drift, class_imbalance
+        checked BOOLEAN NOT NULL,         -- false: not run for this batch (message says why)
+        rows BIGINT NOT NULL,             -- rows of the batch (or counted labels, for batch-level types)
+        flagged BIGINT NOT NULL,          -- rows with is_issue (classes, for class_imbalance; 0/1 for drift)
+        groups BIGINT,                    -- duplicate / near-duplicate groups; NULL otherwise
+        rate DOUBLE,                      -- what the gate compares (flagged / rows; PSI; min class ratio)
+        message VARCHAR
+    );
+    CREATE TABLE label_drift (
+        run_id VARCHAR NOT NULL,
+        history_runs INTEGER NOT NULL,    -- accepted earlier runs of the dataset counted as history
+        batch_count BIGINT NOT NULL,      -- labels counted in this batch (rows, tags or tokens: the kind's unit)
+        history_count BIGINT NOT NULL,
+        chi2 DOUBLE,                      -- NULL without history
+        dof INTEGER,
+        p_value DOUBLE,
+        psi DOUBLE,                       -- population-stability index
+        gated_psi DOUBLE,                 -- psi when p_value < alpha, else 0: what max_label_drift_psi checks
+        alpha DOUBLE NOT NULL,
+        max_psi DOUBLE NOT NULL,
+        is_drift BOOLEAN NOT NULL,
+        new_classes JSON,                 -- in the batch, never in the history
+        vanished_classes JSON             -- in the history, missing from the batch beyond chance
+    );
+    CREATE TABLE label_drift_classes (
+        run_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        batch_count BIGINT NOT NULL,
+        batch_share DOUBLE NOT NULL,
+        history_count BIGINT NOT NULL,
+        history_share DOUBLE NOT NULL,
+        psi_term DOUBLE,                  -- the class's share of the PSI; NULL without history
+        status VARCHAR NOT NULL           -- kept | new | vanished | absent (missing, plausibly by chance)
+    );
+    CREATE TABLE class_imbalance (
+        run_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        share DOUBLE NOT NULL,
+        ratio DOUBLE NOT NULL,            -- share / even share (1/K); min_class_share checks the smallest
+        threshold DOUBLE NOT NULL,        -- ratio below which a class is named imbalanced
+        is_imbalanced BOOLEAN NOT NULL
+    );
+    """,
+    # 6: issue 15. What "classifier": "auto" compared (fit stage; no rows for a fixed classifier), the
+    # neighbours' second opinion beside confident learning's per row (NULL for the sequence kinds and out of
+    # core), and the model used, the flag rule and how the two opinions split in run_metrics.
+    """
+    CREATE TABLE model_candidates (
+        run_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,            -- logistic_regression | hist_gradient_boosting | random_forest
+        log_loss DOUBLE,                  -- out-of-fold, against the given labels; NULL when screened out
+        accuracy DOUBLE,
+        brier DOUBLE,                     -- mean over rows of sum_k (p_k - [k = given])^2: what auto minimises
+        seconds DOUBLE,                   -- summed over the folds
+        screen_log_loss DOUBLE,           -- on the screening subsample; NULL when the batch was not screened
+        screened_rows BIGINT,
+        chosen BOOLEAN NOT NULL,
+        criterion VARCHAR NOT NULL
+    );
+    ALTER TABLE scores ADD COLUMN cl_issue BOOLEAN;        -- confident learning's flag (is_issue: the flag_rule's)
+    ALTER TABLE scores ADD COLUMN knn_agreement DOUBLE;    -- share of the k nearest rows carrying the row's label
+    ALTER TABLE scores ADD COLUMN knn_disagrees BOOLEAN;   -- another class has more of those neighbours
+    ALTER TABLE run_metrics ADD COLUMN model VARCHAR;      -- the classifier whose probabilities were scored
+    ALTER TABLE run_metrics ADD COLUMN flag_rule VARCHAR;
+    ALTER TABLE run_metrics ADD COLUMN neighbours INTEGER;
+    ALTER TABLE run_metrics ADD COLUMN flagged_by_both BIGINT;
+    ALTER TABLE run_metrics ADD COLUMN flagged_by_cl_only BIGINT;
+    ALTER TABLE run_metrics ADD COLUMN flagged_by_neighbours_only BIGINT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -285,7 +374,7 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
     "validate": ("validation_results",),
     # with --annotations or confirmed review corrections only: the labels the audit fits, before fitting
     "labels": ("annotations",),
-    "fit": ("classes", "fold_metrics", "oof_probs"),
+    "fit": ("classes", "fold_metrics", "oof_probs", "model_candidates"),
     "score": ("scores", "noise_matrix", "class_metrics", "run_metrics", "label_issue_details"),
     # with --annotations only: CROWDLAB consensus and the labeler profiles, after scoring
     "labelers": (
@@ -295,8 +384,16 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
         "labeler_confusions",
         "labeler_routing",
     ),
-    # row hashes for duplicates and later batches' leakage checks (issue 14; the findings' tables follow)
-    "data_issues": ("row_hashes",),
+    # issue 14, after fit (the model-unsure rows read the out-of-fold probabilities), before the gate: row
+    # hashes (duplicates; later batches' leakage checks), the findings, drift and imbalance
+    "data_issues": (
+        "row_hashes",
+        "data_issue_findings",
+        "data_issue_summary",
+        "label_drift",
+        "label_drift_classes",
+        "class_imbalance",
+    ),
     "gate": ("gate_results",),
     "report": (),
 }
