@@ -26,10 +26,7 @@ def _sklearn(algorithm: str) -> Backend:
 
 
 def _faiss_hnsw(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # An HNSW graph (32 links per node, the faiss default); efSearch 64 kept recall@10 at ~0.98 on 100,000 and
-    # 1,000,000 clustered rows (benchmarks/README.md). faiss returns squared L2 distances. HNSW construction is
-    # deterministic for a given insertion order on one thread only; with OpenMP threads the graph (so a few
-    # neighbours) can vary between runs.
+    # An HNSW graph (32 links per node); measured slower to build than IVF at 1M rows (benchmarks/README.md).
     import faiss
 
     index = faiss.IndexHNSWFlat(matrix.shape[1], 32)
@@ -39,10 +36,44 @@ def _faiss_hnsw(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.n
     return np.sqrt(np.maximum(distances, 0)), indices
 
 
+#: IVF: 4 sqrt(N) k-means cells (at most N / 39), trained on a seeded sample of 50 rows per cell; each row
+#: searches the 32 cells nearest to it. Measured recall@10 0.995 on 200,000 clustered rows (benchmarks/README.md).
+IVF_CELLS_PER_SQRT_N = 4
+IVF_PROBES = 32
+
+
+def _faiss_ivf(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    n, d = matrix.shape
+    cells = max(1, min(int(IVF_CELLS_PER_SQRT_N * np.sqrt(n)), n // 39))  # faiss wants >= 39 rows per cell
+    sample = np.random.default_rng(seed).choice(n, size=min(n, 50 * cells), replace=False)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, cells)
+    index.cp.seed = seed
+    index.train(matrix[np.sort(sample)])
+    index.add(matrix)
+    index.nprobe = min(IVF_PROBES, cells)
+    distances, indices = index.search(matrix, k)
+    return _exact_where_short(matrix, np.sqrt(np.maximum(distances, 0)), indices)
+
+
+def _exact_where_short(matrix: np.ndarray, distances: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # faiss pads with -1 when the probed cells hold fewer than k rows: search those few rows exactly.
+    short = np.flatnonzero((indices < 0).any(axis=1))
+    if short.size:
+        from sklearn.neighbors import NearestNeighbors
+
+        exact = NearestNeighbors(n_neighbors=indices.shape[1]).fit(matrix)
+        distances[short], indices[short] = exact.kneighbors(matrix[short])
+    return distances, indices
+
+
 def _pynndescent(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from pynndescent import NNDescent
 
-    index = NNDescent(matrix, n_neighbors=max(k, 10), random_state=seed, n_jobs=-1, compressed=True)
+    # 30 neighbours in the graph, then the first k: with k + 1 = 11 the graph's recall@10 was 0.69 at 1M rows,
+    # with 30 it was 0.98 (benchmarks/README.md). The first call in a process compiles (numba): ~30 s here.
+    index = NNDescent(matrix, n_neighbors=max(k, 30), random_state=seed, n_jobs=-1, compressed=True)
     indices, distances = index.neighbor_graph
     return distances[:, :k], indices[:, :k]
 
@@ -54,17 +85,21 @@ BACKENDS: dict[str, Backend] = {
     "brute": _sklearn("brute"),
     "pynndescent": _pynndescent,
     "faiss_hnsw": _faiss_hnsw,
+    "faiss_ivf": _faiss_ivf,
 }
 
 #: ``auto``: exact (scikit-learn, which picks a k-d tree at <= 15 dimensions, brute force above) below this many
-#: rows; faiss's HNSW graph (approximate, recall@10 ~0.98 measured) at or above. Measured on 2 cores: 100,000 x 32
-#: took 42 s exact (brute), 180 s with a k-d tree, 17 s with HNSW (benchmarks/README.md).
+#: rows; faiss's IVF index (approximate) at or above. Measured on 2 cores under load 3-6 (benchmarks/README.md,
+#: "Nearest neighbours", k = 10, 32 dims): 100,000 rows took 42 s exact (brute), 180 s with a k-d tree;
+#: 200,000 rows 7.9 s IVF (recall 0.995); 1,000,000 rows 169 s IVF (recall 0.92), 150 s pynndescent with 30
+#: neighbours (recall 0.98, plus ~30 s compiling), 289 s HNSW (recall 0.97). IVF: one wheel, no compile step,
+#: deterministic for a seed.
 EXACT_MAX_ROWS = 50_000
 
 
 def choose_backend(n_rows: int, dimensions: int) -> str:
     """The backend ``auto`` uses for a matrix of this size (see :data:`EXACT_MAX_ROWS`)."""
-    return "exact" if n_rows < EXACT_MAX_ROWS else "faiss_hnsw"
+    return "exact" if n_rows < EXACT_MAX_ROWS else "faiss_ivf"
 
 
 def nearest_neighbours(
@@ -78,9 +113,10 @@ def nearest_neighbours(
         Rows as points (a :class:`labelaudit.features.space.FeatureSpace` matrix).
     k : int
         Neighbours per row; at most N - 1.
-    backend : {"auto", "exact", "kd_tree", "ball_tree", "brute", "pynndescent", "faiss_hnsw"}, default="auto"
+    backend : {"auto", "exact", "kd_tree", "ball_tree", "brute", "pynndescent", "faiss_hnsw", "faiss_ivf"}
         Exact scikit-learn searches ("exact" lets scikit-learn pick the algorithm), or approximate ones:
-        nearest-neighbour descent (pynndescent) or a hierarchical navigable small-world graph (faiss).
+        nearest-neighbour descent (pynndescent), faiss's HNSW graph or its inverted-file index (IVF).
+        Default "auto": :func:`choose_backend`.
     seed : int, default=0
         Seed of approximate backends (exact ones ignore it).
 

@@ -31,7 +31,7 @@ def test_exact_backends_equal_the_reference(backend: str) -> None:
     np.testing.assert_array_equal(indices, ref_i)
 
 
-@pytest.mark.parametrize("backend", [*EXACT, "faiss_hnsw"])
+@pytest.mark.parametrize("backend", [*EXACT, "faiss_hnsw", "faiss_ivf"])
 def test_a_row_is_never_its_own_neighbour_even_with_exact_copies(backend: str) -> None:
     matrix = np.zeros((6, 2), dtype=np.float32)  # six identical rows: every distance is 0
     distances, indices = nearest_neighbours(matrix, 5, backend=backend)
@@ -40,11 +40,12 @@ def test_a_row_is_never_its_own_neighbour_even_with_exact_copies(backend: str) -
     assert (distances == 0).all()
 
 
-def test_approximate_backend_has_high_recall() -> None:
-    """faiss's HNSW graph, the ``auto`` choice for large batches (pynndescent is only benchmarked)."""
+@pytest.mark.parametrize("backend", ["faiss_ivf", "faiss_hnsw"])
+def test_approximate_backend_has_high_recall(backend: str) -> None:
+    """faiss's IVF index (the ``auto`` choice for large batches) and HNSW graph; pynndescent is only benchmarked."""
     rng = np.random.default_rng(1)
     matrix = (rng.normal(0, 4, (20, 8))[rng.integers(0, 20, 3000)] + rng.normal(size=(3000, 8))).astype(np.float32)
-    _, found = nearest_neighbours(matrix, 10, backend="faiss_hnsw", seed=0)
+    _, found = nearest_neighbours(matrix, 10, backend=backend, seed=0)
     _, truth = nearest_neighbours(matrix, 10, backend="brute")
     assert not (found == np.arange(3000)[:, None]).any()
     hits = sum(len(np.intersect1d(f, t)) for f, t in zip(found, truth, strict=True))
@@ -61,4 +62,12 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_auto_is_exact_below_the_documented_size() -> None:
     assert choose_backend(EXACT_MAX_ROWS - 1, 32) == "exact"
-    assert choose_backend(EXACT_MAX_ROWS, 32) == "faiss_hnsw" and "faiss_hnsw" in BACKENDS
+    assert choose_backend(EXACT_MAX_ROWS, 32) == "faiss_ivf" and "faiss_ivf" in BACKENDS
+
+
+def test_ivf_is_deterministic_for_a_seed() -> None:
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(size=(5000, 6)).astype(np.float32)
+    first = nearest_neighbours(matrix, 5, backend="faiss_ivf", seed=4)
+    again = nearest_neighbours(matrix, 5, backend="faiss_ivf", seed=4)
+    np.testing.assert_array_equal(first[1], again[1])
