@@ -43,12 +43,13 @@ from labelaudit.cl.rank import get_label_quality_scores
 from labelaudit.inputs.definition import DatasetDefinition, Feature
 from labelaudit.models.crossval import build_pipeline, fit_fold, plan_folds
 from labelaudit.models.neighbour_score import combine_flags, knn_disagrees, knn_label_agreement
-from labelaudit.models.selection import resolve
+from labelaudit.models.selection import CRITERIA, candidate_figures, choose, resolve
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LABEL_ERRORS = REPO_ROOT.parent / "shared" / "benchmarks" / "label-errors"
 FIXED = ("logistic_regression", "hist_gradient_boosting", "random_forest")
 K = 10
+CODES = {"logistic_regression": "LR", "hist_gradient_boosting": "HGB", "random_forest": "RF"}
 
 
 def _sklearn_set(loader) -> tuple[pd.DataFrame, list[Feature], np.ndarray]:
@@ -132,9 +133,15 @@ def _fit_auto(frame, features, labels, k) -> tuple[dict[str, np.ndarray], str]:
             p[r.test_rows] = r.candidates.probs[name]
         probs[name] = p
     probs["auto"] = probs[selection.chosen]
-    best2 = sorted((c for c in selection.candidates), key=lambda c: c.log_loss)[:2]
-    probs["mean_best2"] = (probs[best2[0].name] + probs[best2[1].name]) / 2
-    return probs, selection.chosen
+    # every selection criterion on the same candidates (cheap: the fits are shared), so they can be compared
+    figures = candidate_figures(labels, {name: probs[name] for name in FIXED})
+    chosen = {criterion: choose(figures, criterion) for criterion in CRITERIA}
+    for criterion, name in chosen.items():
+        probs[f"auto[{criterion}]"] = probs[name]
+    best2 = sorted(FIXED, key=lambda n: figures[n]["brier"])[:2]
+    probs["mean_best2"] = (probs[best2[0]] + probs[best2[1]]) / 2
+    label = ",".join(f"{c}={CODES[n]}" for c, n in chosen.items())
+    return probs, label
 
 
 def _neighbours(frame, features) -> np.ndarray:
@@ -213,16 +220,27 @@ def report_goals(table: pd.DataFrame) -> None:
     chosen = table.groupby(["set", "noise"], sort=False)["chosen"].agg(lambda s: ",".join(sorted(set(s))))
     print("\nauto chose:\n" + chosen.to_string())
     print("\nGoal 1: auto within 0.02 of the best fixed classifier in precision and recall")
-    misses = 0
-    for (name, noise), group in med.groupby(level=["set", "noise"], sort=False):
-        g = group.droplevel(["set", "noise"])
-        for metric in ("precision", "recall"):
-            best = g.loc[list(FIXED), metric].max()
-            gap = best - g.loc["auto", metric]
-            if gap > 0.02:
-                misses += 1
-                print(f"  MISS {name} {noise}: {metric} auto {g.loc['auto', metric]:.3f} vs best fixed {best:.3f}")
-    print(f"  {misses} miss(es)")
+    print("  strict: each metric against the best fixed value of that metric (may be two different models);")
+    print("  by F1: both metrics against the one fixed classifier with the best F1 of its flags")
+    autos = [m for m in med.index.get_level_values("method").unique() if m.startswith("auto") and "+" not in m]
+    autos.append("mean_best2")
+    for method in autos:
+        strict, by_f1, cells, worst = 0, 0, 0, 0.0
+        for (name, noise), group in med.groupby(level=["set", "noise"], sort=False):
+            g = group.droplevel(["set", "noise"])
+            f1 = 2 * g.precision * g.recall / (g.precision + g.recall).where(lambda v: v > 0, 1)
+            best_model = f1.loc[list(FIXED)].idxmax()
+            for metric in ("precision", "recall"):
+                cells += 1
+                gap = g.loc[list(FIXED), metric].max() - g.loc[method, metric]
+                worst = max(worst, gap)
+                strict += gap > 0.02
+                if g.loc[best_model, metric] - g.loc[method, metric] > 0.02:
+                    by_f1 += 1
+                    if method == "auto":
+                        print(f"  MISS {name} {noise}: {metric} auto {g.loc[method, metric]:.3f} "
+                              f"vs {best_model} {g.loc[best_model, metric]:.3f}")  # fmt: skip
+        print(f"  {method:24s} misses strict {strict}/{cells}, by F1 {by_f1}/{cells}, worst strict gap {worst:.2f}")
     print("\nGoal 2: a combination reaches precision >= 0.9 at recall >= 0.85 on the synthetic 10 % sets")
     for (name, noise), group in med.groupby(level=["set", "noise"], sort=False):
         if name.startswith("synthetic") and "10%" in noise:

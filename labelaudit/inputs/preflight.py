@@ -84,6 +84,25 @@ def check_source_columns(source: str, bundle: DatasetBundle, read_options: ReadO
     """The source parses, and has every column the definition reads."""
     present = read_columns(source, bundle.definition, read_options)
     check_columns(source, present, required_columns(bundle.definition))
+    check_embedding_patterns(source, bundle, present)
+
+
+def check_embedding_patterns(source: str, bundle: DatasetBundle, present: list[str] | None) -> None:
+    """Refuse an embedding block whose column pattern matches no column of the source (a typo would otherwise
+    fit a model without the block, silently); blocks read from a file are joined in by id later."""
+    from labelaudit.inputs.definition import Role
+
+    if present is None:
+        return
+    for feature in bundle.definition.features:
+        if feature.role == Role.embedding and isinstance(feature.columns, str) and not feature.column_names(present):
+            raise InputDataError(
+                f"embedding feature {feature.name!r}: the pattern {feature.columns!r} matches no column "
+                f"(the file has {len(present)}: {', '.join(present[:20])}{', ...' if len(present) > 20 else ''}); "
+                f"fix the pattern in {bundle.definition.name}/dataset.json",
+                source=source,
+                column=feature.columns,
+            )
 
 
 def check_score_inputs(settings: Settings, dataset: str, source: str) -> DatasetBundle:

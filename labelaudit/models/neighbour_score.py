@@ -21,16 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from labelaudit.inputs.definition import FlagRule
+from labelaudit.inputs.definition import DatasetDefinition, FlagRule
 
 __all__ = [
     "CombinedFlags",
+    "NeighbourOpinion",
     "agreement_counts",
     "combine_flags",
     "knn_class_shares",
     "knn_disagrees",
     "knn_label_agreement",
+    "neighbour_opinion",
 ]
 
 
@@ -182,3 +185,31 @@ def agreement_counts(cl_flags: np.ndarray, knn_flags: np.ndarray) -> dict[str, i
         "neighbours_only": int((~cl_flags & knn_flags).sum()),
         "neither": int((~cl_flags & ~knn_flags).sum()),
     }
+
+
+@dataclass(frozen=True)
+class NeighbourOpinion:
+    """The neighbour score of a batch: agreement (N,) in [0, 1], the kNN flag (N,) bool, and the k used."""
+
+    agreement: np.ndarray
+    disagrees: np.ndarray
+    k: int
+
+
+def neighbour_opinion(
+    frame: pd.DataFrame, labels: np.ndarray, n_classes: int, definition: DatasetDefinition
+) -> NeighbourOpinion | None:
+    """The second opinion of a batch in the model's feature space (scaled, one-hot, TF-IDF, embeddings,
+    reduced to 32 dimensions when wider: :func:`labelaudit.features.space.feature_space`), with the
+    definition's ``neighbours`` (fewer when the batch is smaller). None for a batch without feature columns
+    or of fewer than two rows: no neighbours to ask.
+    """
+    from labelaudit.features.neighbours import nearest_neighbours
+    from labelaudit.features.space import feature_space
+
+    if not definition.features or len(labels) < 2:
+        return None
+    space = feature_space(frame, definition)
+    k = min(definition.neighbours, len(labels) - 1)
+    _, found = nearest_neighbours(space.matrix, k, seed=definition.seed)
+    return NeighbourOpinion(knn_label_agreement(labels, found, n_classes), knn_disagrees(labels, found, n_classes), k)

@@ -19,6 +19,7 @@ see ``docs/models.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,7 +31,17 @@ from labelaudit.inputs.definition import DatasetDefinition
 from labelaudit.models.candidates import ALL_CANDIDATES, candidate_names
 from labelaudit.models.crossval import FoldPlan, FoldResult, fit_predict
 
-__all__ = ["CandidateScore", "ModelSelection", "Screening", "resolve", "screen"]
+__all__ = [
+    "CRITERIA",
+    "CRITERION",
+    "CandidateScore",
+    "ModelSelection",
+    "Screening",
+    "candidate_figures",
+    "choose",
+    "resolve",
+    "screen",
+]
 
 #: Screening keeps candidates whose log-loss is within this fraction of the best one's (a subsample's ranking
 #: of close candidates can flip on the full batch).
@@ -60,6 +71,7 @@ class CandidateScore:
     seconds: float | None
     screen_log_loss: float | None
     chosen: bool
+    brier: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,7 @@ class ModelSelection:
     screened_rows: int | None
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per candidate: name, log_loss, accuracy, seconds, screen_log_loss, chosen, screened_rows."""
+        """One row per candidate: name, log_loss, accuracy, seconds, screen_log_loss, chosen, brier, screened_rows."""
         frame = pd.DataFrame([vars(c) for c in self.candidates])
         frame["screened_rows"] = pd.array([self.screened_rows] * len(frame), dtype="Int64")
         return frame
@@ -125,11 +137,58 @@ def _screen_plan(labels: np.ndarray, seed: int) -> FoldPlan:
     return FoldPlan([test for _, test in splitter.split(np.zeros(len(labels)), labels)])
 
 
-def resolve(results: list[FoldResult]) -> tuple[list[FoldResult], ModelSelection | None]:
+#: How a candidate is judged; the module docstring says why, ``benchmarks/README.md`` has the measurement.
+CRITERION = "brier"
+
+
+def _figures(labels: np.ndarray, probs: np.ndarray, n_classes: int, trusted: np.ndarray) -> dict[str, float]:
+    """Every figure a criterion may use, for one candidate's out-of-fold probabilities (N, K)."""
+    onehot = np.eye(n_classes)[labels]
+    per_row = ((probs - onehot) ** 2).sum(axis=1)
+    return {
+        "log_loss": float(log_loss(labels, probs, labels=range(n_classes))),
+        "accuracy": float((probs.argmax(axis=1) == labels).mean()),
+        "brier": float(per_row.mean()),
+        "trimmed_log_loss": float(log_loss(labels[trusted], probs[trusted], labels=range(n_classes)))
+        if trusted.any()
+        else float("inf"),
+    }
+
+
+#: Lower is better for each criterion; ties go to the simpler model (the order of :data:`ALL_CANDIDATES`).
+CRITERIA: dict[str, Callable[[dict[str, float]], tuple[float, ...]]] = {
+    "log_loss": lambda f: (f["log_loss"],),
+    "brier": lambda f: (f["brier"],),
+    "accuracy": lambda f: (-f["accuracy"], f["log_loss"]),
+    "trimmed_log_loss": lambda f: (f["trimmed_log_loss"],),
+}
+
+
+def candidate_figures(labels: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Each candidate's figures on the same rows. ``probs[name]`` is (N, K); the trimmed log-loss uses the
+    rows no candidate's confident learning flags (so mislabelled rows do not weigh in)."""
+    from labelaudit.cl.filter import find_label_issues
+
+    n_classes = next(iter(probs.values())).shape[1]
+    flagged = np.zeros(len(labels), dtype=bool)
+    for p in probs.values():
+        flagged |= find_label_issues(labels, p)
+    return {name: _figures(labels, p, n_classes, ~flagged) for name, p in probs.items()}
+
+
+def choose(figures: dict[str, dict[str, float]], criterion: str = CRITERION) -> str:
+    """The candidate ``criterion`` prefers among ``figures`` (ordered as :data:`ALL_CANDIDATES`)."""
+    key = CRITERIA[criterion]
+    names = list(figures)
+    return min(names, key=lambda n: (*key(figures[n]), names.index(n)))
+
+
+def resolve(results: list[FoldResult], criterion: str = CRITERION) -> tuple[list[FoldResult], ModelSelection | None]:
     """The fold results with the chosen candidate's probabilities, and the record of the choice.
 
-    Results of a fixed classifier are returned unchanged, with None. The chosen candidate has the lowest
-    log-loss over all out-of-fold rows; ties go to the earlier of :data:`ALL_CANDIDATES` (the simpler model).
+    Results of a fixed classifier are returned unchanged, with None. The chosen candidate is the best by
+    ``criterion`` (:data:`CRITERION`, the Brier score, by default) over all out-of-fold rows; ties go to the
+    earlier of :data:`ALL_CANDIDATES` (the simpler model).
     """
     if not results or all(r.candidates is None for r in results):
         return results, None
@@ -139,20 +198,25 @@ def resolve(results: list[FoldResult]) -> tuple[list[FoldResult], ModelSelection
     if any(list(r.candidates.probs) != list(results[0].candidates.probs) for r in results):
         raise ValueError("the folds fitted different candidates: refit all folds")
     labels = np.concatenate([r.candidates.labels for r in results])
-    n_classes = results[0].probs.shape[1]
-    figures = {}
-    for name in names:
-        probs = np.concatenate([r.candidates.probs[name] for r in results])
-        loss = float(log_loss(labels, probs, labels=range(n_classes)))
-        accuracy = float((probs.argmax(axis=1) == labels).mean())
-        figures[name] = (loss, accuracy, float(sum(r.candidates.seconds[name] for r in results)))
-    chosen = min(names, key=lambda n: (figures[n][0], names.index(n)))
+    probs = {n: np.concatenate([r.candidates.probs[n] for r in results]) for n in names}
+    figures = candidate_figures(labels, probs)
+    chosen = choose(figures, criterion)
+    seconds = {n: float(sum(r.candidates.seconds[n] for r in results)) for n in names}
     resolved = [replace(r, probs=r.candidates.probs[chosen]) for r in results]
-    return resolved, _record(chosen, figures, results[0].candidates.screening)
+    return resolved, _record(chosen, figures, seconds, results[0].candidates.screening)
 
 
-def _record(chosen: str, figures: dict[str, tuple[float, float, float]], screening: Screening | None) -> ModelSelection:
+def _record(
+    chosen: str, figures: dict[str, dict[str, float]], seconds: dict[str, float], screening: Screening | None
+) -> ModelSelection:
     screened = screening.log_loss if screening is not None else {}
     names = [n for n in ALL_CANDIDATES if n in figures or n in screened]
-    scores = tuple(CandidateScore(n, *figures.get(n, (None, None, None)), screened.get(n), n == chosen) for n in names)
-    return ModelSelection(chosen, scores, screening.rows if screening is not None else None)
+    scores = []
+    for n in names:
+        f = figures.get(n, {})
+        scores.append(
+            CandidateScore(
+                n, f.get("log_loss"), f.get("accuracy"), seconds.get(n), screened.get(n), n == chosen, f.get("brier")
+            )
+        )
+    return ModelSelection(chosen, tuple(scores), screening.rows if screening is not None else None)

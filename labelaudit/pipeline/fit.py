@@ -9,7 +9,7 @@ Out-of-core scoring records a precomputed fit without copying the probabilities
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 from labelaudit.errors import FittingError, InputDataError
 from labelaudit.inputs.definition import DatasetBundle
 from labelaudit.models.crossval import FoldPlan, FoldResult, assemble, encode_labels, fold_metrics, plan_folds
+from labelaudit.models.selection import CRITERION, ModelSelection, Screening, resolve, screen
 from labelaudit.pipeline.ingest import Batch
 from labelaudit.pipeline.recording import recording
 from labelaudit.store import AuditStore, StageWrite
@@ -25,6 +26,7 @@ from labelaudit.store.database import utcnow
 
 __all__ = [
     "FitInputs",
+    "candidates_frame",
     "labels_and_classes",
     "load_probabilities",
     "prepare_fit",
@@ -43,6 +45,8 @@ class FitInputs:
     classes: list[str]
     plan: FoldPlan | None
     started: datetime
+    #: ``"classifier": "auto"`` on a large batch: the candidates screened once for every fold (None: all)
+    screening: Screening | None = None
 
 
 def labels_and_classes(batch: Batch, bundle: DatasetBundle) -> tuple[np.ndarray, list[str]]:
@@ -63,12 +67,14 @@ def prepare_fit(store: AuditStore, run_id: str, batch: Batch, bundle: DatasetBun
     definition = bundle.definition
     with recording(store, run_id, "fit") as started:
         labels, classes = labels_and_classes(batch, bundle)
-        plan = None
+        plan, screening = None, None
         if not precomputed:
             plan = plan_folds(labels, classes, folds=definition.folds, seed=definition.seed)
+            if definition.model.classifier == "auto":  # once here, not in every fold
+                screening = screen(batch.frame, labels, len(classes), definition)
         elif len(np.unique(labels)) < 2:
             raise FittingError(f"the batch has a single class ({classes[int(labels[0])]!r}); at least two are needed")
-    return FitInputs(labels, classes, plan, started)
+    return FitInputs(labels, classes, plan, started, screening)
 
 
 def store_fit(
@@ -79,11 +85,18 @@ def store_fit(
     labels: np.ndarray,
     classes: list[str],
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Assemble the folds' out-of-fold probabilities and store them with per-fold metrics."""
+    """Assemble the folds' out-of-fold probabilities and store them with per-fold metrics.
+
+    With ``"classifier": "auto"`` the candidate is chosen here (:func:`labelaudit.models.selection.resolve`)
+    and every candidate's figures go to ``model_candidates``.
+    """
     with recording(store, run_id, "fit"):
+        results, selection = resolve(results)
+        results = [replace(r, candidates=None) for r in results]  # resolved: assemble need not choose again
         probs, fold_of = assemble(results, len(labels), len(classes))
         metrics = fold_metrics(results, probs, labels)
         overall = metrics[metrics["fold"].isna()].iloc[0]
+        chosen = f"; auto chose {selection.chosen}" if selection is not None else ""
         write_probs(
             store,
             run_id,
@@ -94,9 +107,19 @@ def store_fit(
             classes,
             fold_of,
             metrics,
-            f"{len(results)} folds, out-of-fold accuracy {overall['accuracy']:.4f}",
+            f"{len(results)} folds, out-of-fold accuracy {overall['accuracy']:.4f}{chosen}",
+            candidates=candidates_frame(selection),
         )
     return probs, metrics
+
+
+def candidates_frame(selection: ModelSelection | None) -> pd.DataFrame | None:
+    """``model_candidates`` rows of an ``auto`` fit (None for a fixed classifier: no rows)."""
+    if selection is None:
+        return None
+    frame = selection.to_frame()
+    frame["criterion"] = CRITERION
+    return frame
 
 
 def write_probs(
@@ -110,6 +133,8 @@ def write_probs(
     fold_of: np.ndarray | None,
     metrics: pd.DataFrame,
     message: str,
+    *,
+    candidates: pd.DataFrame | None = None,
 ) -> None:
     import pyarrow as pa
 
@@ -125,6 +150,8 @@ def write_probs(
         {"class_idx": np.arange(k, dtype=np.int32), "label": classes, "given_count": np.bincount(labels, minlength=k)}
     )
     tables = {"classes": class_frame, "fold_metrics": metrics, "oof_probs": prob_table}
+    if candidates is not None:
+        tables["model_candidates"] = candidates
     store.write_stage(run_id, stage, StageWrite(tables, started, rows=len(probs), message=message))
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from labelaudit.inputs.definition import DatasetBundle
 from labelaudit.inputs.readers import ReadOptions, SourceInfo, prepare_frame, read_batch
+from labelaudit.models.embeddings import attach
 from labelaudit.pipeline.recording import recording
 from labelaudit.store import AuditStore, StageWrite
 from labelaudit.store.database import utcnow
@@ -52,6 +53,8 @@ def ingest(
         )
         frame, info = read_batch(source, string_columns=text_columns, options=options)
         frame = prepare_frame(frame, definition, info.path)
+        # embedding vectors from a file, joined in by id for fitting; the stored rows stay the batch as read
+        fitted = attach(frame, definition, bundle.folder)
         if definition.id_column and definition.id_column in frame.columns:
             row_ids = frame[definition.id_column].astype("str")
         else:
@@ -79,7 +82,7 @@ def ingest(
                 message=f"{info.path} ({info.format}, sha256 {info.sha256[:12]})",
             ),
         )
-    return Batch(frame, row_ids, info)
+    return Batch(fitted, row_ids, info)
 
 
 def _column_roles(frame: pd.DataFrame, bundle: DatasetBundle) -> pd.DataFrame:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelaudit.inputs.definition import DatasetBundle, ReviewCutoffOption
+from labelaudit.errors import FittingError, InputDataError
+from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition, ReviewCutoffOption
 from labelaudit.pipeline.ingest import Batch
 from labelaudit.pipeline.recording import recording
 from labelaudit.review.verdicts import cutoff_for_target_precision
@@ -33,10 +34,13 @@ __all__ = [
     "class_metrics_frame",
     "flag_ranks",
     "issue_ranks",
+    "model_used",
     "noise_matrix_frame",
     "restrict_flags",
     "score_batch",
     "score_multiclass",
+    "second_opinion",
+    "with_flags",
     "write_score_stage",
 ]
 
@@ -70,6 +74,13 @@ class RunMetrics:
     method: str
     tie_rule: str
     scoring_path: str = "in-memory"
+    # issue 15 (multiclass in memory; None elsewhere): the model scored, the flag rule and the opinions' split
+    model: str | None = None
+    flag_rule: str | None = None
+    neighbours: int | None = None
+    flagged_by_both: int | None = None
+    flagged_by_cl_only: int | None = None
+    flagged_by_neighbours_only: int | None = None
 
     def frame(self) -> pd.DataFrame:
         """The one-row frame stored in ``run_metrics``."""
@@ -257,10 +268,16 @@ def score_batch(
 
 def restrict_flags(scored: ScoredBatch, labels: np.ndarray, cutoff: float) -> ScoredBatch:
     """Keep only the flags whose label-quality score is at or below ``cutoff``; re-rank and re-count them."""
+    quality = scored.scores["label_quality"].to_numpy()
+    mask = scored.scores["is_issue"].to_numpy(dtype=bool) & (quality <= cutoff)
+    return with_flags(scored, labels, mask, quality)
+
+
+def with_flags(scored: ScoredBatch, labels: np.ndarray, mask: np.ndarray, ranking: np.ndarray) -> ScoredBatch:
+    """``scored`` with the flags ``mask`` (N,) ranked by ``ranking`` (N,, low = suspect), re-counted per class
+    and in the run metrics."""
     scores = scored.scores.copy()
-    quality = scores["label_quality"].to_numpy()
-    mask = scores["is_issue"].to_numpy(dtype=bool) & (quality <= cutoff)
-    scores["is_issue"], scores["issue_rank"] = mask, issue_ranks(quality, mask)
+    scores["is_issue"], scores["issue_rank"] = mask, issue_ranks(ranking, mask)
     k = len(scored.class_metrics)
     per_class = np.bincount(labels[mask], minlength=k)
     classes = scored.class_metrics.copy()
@@ -271,6 +288,58 @@ def restrict_flags(scored: ScoredBatch, labels: np.ndarray, cutoff: float) -> Sc
     metrics["flagged"] = int(mask.sum())
     metrics["flagged_rate"] = float(mask.mean())
     return ScoredBatch(scores, scored.noise_matrix, classes, metrics)
+
+
+def second_opinion(
+    scored: ScoredBatch, batch: Batch, labels: np.ndarray, definition: DatasetDefinition, model: str
+) -> ScoredBatch:
+    """The neighbours' opinion stored beside confident learning's, and the ``flag_rule`` applied.
+
+    ``scores`` gains ``cl_issue`` (CL's flag), ``knn_agreement`` and ``knn_disagrees``; ``run_metrics`` the
+    model, the rule and how the opinions split. With the default rule (``confident_learning``) flags and ranks
+    are CL's, unchanged.
+    """
+    from labelaudit.models.neighbour_score import agreement_counts, combine_flags, neighbour_opinion
+
+    k = len(scored.class_metrics)
+    scored.run_metrics["model"] = model
+    try:
+        opinion = neighbour_opinion(batch.frame, labels, k, definition)
+    except (FittingError, InputDataError):
+        if definition.flag_rule != "confident_learning":
+            raise  # the flags depend on it: say why it cannot be computed
+        return scored  # only a second opinion: CL's flags stand, the columns stay NULL
+    if opinion is None:
+        return scored
+    cl_flags = scored.scores["is_issue"].to_numpy(dtype=bool)
+    quality = scored.scores["label_quality"].to_numpy(dtype=np.float64)
+    rule = definition.flag_rule
+    combined = combine_flags(cl_flags, quality, opinion.disagrees, opinion.agreement, rule=rule)
+    if rule != "confident_learning":
+        scored = with_flags(scored, labels, combined.flags, combined.scores)
+    scored.scores["cl_issue"] = cl_flags
+    scored.scores["knn_agreement"] = opinion.agreement
+    scored.scores["knn_disagrees"] = opinion.disagrees
+    split = agreement_counts(cl_flags, opinion.disagrees)
+    metrics = scored.run_metrics
+    metrics["flag_rule"], metrics["neighbours"] = rule, opinion.k
+    metrics["flagged_by_both"] = split["both"]
+    metrics["flagged_by_cl_only"] = split["confident_learning_only"]
+    metrics["flagged_by_neighbours_only"] = split["neighbours_only"]
+    return scored
+
+
+def model_used(store: AuditStore, run_id: str, definition: DatasetDefinition) -> str:
+    """The classifier whose probabilities a run scored: auto's choice, the fixed one, or ``precomputed``."""
+    from labelaudit.store.queries import model_candidates
+
+    chosen = [c["name"] for c in model_candidates(store, run_id) if c["chosen"]]
+    if chosen:
+        return chosen[0]
+    fit = store.query("SELECT message FROM run_stages WHERE run_id = ? AND stage = 'fit'", [run_id])
+    if len(fit) and str(fit["message"].iloc[0]).startswith("precomputed"):
+        return "precomputed"
+    return definition.model.classifier
 
 
 def _review_cutoff(
@@ -320,6 +389,8 @@ def score_multiclass(
         scored = score_batch(
             labels, probs, classes, batch.row_ids, filter_by=bundle.definition.filter_by, oof_log_loss=oof_log_loss
         )
+        model = model_used(store, run_id, bundle.definition)
+        scored = second_opinion(scored, batch, labels, bundle.definition, model)
         note = None
         if option is not None:
             scored, note = _review_cutoff(scored, labels, option, verdicts)
