@@ -1,4 +1,5 @@
-"""The audit flow: ingest → schema validation → cross-validated fit → confident learning → gate → report.
+"""The audit flow: ingest → schema validation → cross-validated fit → confident learning → data issues → gate →
+report.
 
 With annotations or stored review verdicts, the labels to fit are settled after validation (majority vote,
 confirmed corrections), and the labelers are profiled after scoring (see ``labelaudit.pipeline.labels`` and
@@ -16,6 +17,7 @@ from typing import Any
 
 from labelaudit.flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
 from labelaudit.flows.runners import task_submitter
+from labelaudit.tasks.data_issues import find_issues
 from labelaudit.tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
 from labelaudit.tasks.ingest import ingest, validate_schema
 from labelaudit.tasks.labelers import prepare_labels, profile_labelers
@@ -98,6 +100,8 @@ def audit(
         oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
         scored = score_labels(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
         profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
+        # -- duplicates, leakage, near duplicates, outliers, drift, imbalance (read by the gate) ------------------
+        find_issues(store, run_id, batch, inputs, probs, bundle)
         verdict = quality_gate(store, run_id, scored, bundle)
         # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------
         status = "completed" if verdict.passed else "rejected"

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from labelaudit.data_issues.duplicates import label_keys
 from labelaudit.errors import DefinitionError, FittingError, InputDataError
 from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
 from labelaudit.models.crossval import FoldPlan, FoldResult, assemble
+from labelaudit.pipeline.data_issues import IssueLabels
 from labelaudit.pipeline.ingest import Batch
 from labelaudit.pipeline.labels import LabelInputs
 from labelaudit.pipeline.recording import recording
@@ -153,6 +155,12 @@ class SequenceKind:
     section: str | None
     chart_title: str | None
     chart_desc: str | None
+    #: The data-issue stage's view of the labels (:meth:`issue_labels`): a row's key is its sorted tag set
+    #: (multi-label) or its tag sequence (token); classes are counted per tag or per token; and the detectors
+    #: that do not apply to the kind, with why.
+    issue_keys_sorted: bool
+    issue_count_unit: str
+    issue_skips: dict[str, str]
 
     # -- hooks ------------------------------------------------------------------------------------------------
 
@@ -265,6 +273,12 @@ class SequenceKind:
     def score_message(self, run_metrics: pd.Series) -> str:
         m = run_metrics
         return f"{m['flagged']} of {m['rows']} {self.unit} have a flagged annotation ({100 * m['flagged_rate']:.2f}%)"
+
+    def issue_labels(self, inputs: SequenceFitInputs) -> IssueLabels:
+        keys = label_keys(inputs.labels, inputs.classes, sort=self.issue_keys_sorted)
+        flat = np.fromiter((k for row in inputs.labels for k in row), dtype=np.int64)
+        counts = pd.Series(np.bincount(flat, minlength=len(inputs.classes)), index=inputs.classes)
+        return IssueLabels(keys, counts, self.issue_count_unit, dict(self.issue_skips))
 
     def _write_probs(
         self,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
     from labelaudit.models.crossval import FoldPlan, FoldResult
+    from labelaudit.pipeline.data_issues import IssueLabels
     from labelaudit.pipeline.ingest import Batch
     from labelaudit.pipeline.labels import LabelInputs
     from labelaudit.pipeline.score import ScoredBatch
@@ -129,4 +130,9 @@ class LabelKind(Protocol):
 
     def score_message(self, run_metrics: pd.Series) -> str:
         """One log line summing up the score stage from its ``run_metrics`` row."""
+        ...
+
+    def issue_labels(self, inputs: FitInputsLike) -> IssueLabels:
+        """The labels as the data-issue stage compares and counts them: one key per row (class, sorted tag set,
+        tag sequence), the count per class in the kind's unit, and the detectors that do not apply, with why."""
         ...

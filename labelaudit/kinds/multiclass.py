@@ -13,6 +13,7 @@ import pandas as pd
 from labelaudit.inputs.definition import DatasetBundle, DatasetDefinition
 from labelaudit.models.crossval import FoldResult, fit_fold
 from labelaudit.pipeline import fit, labels
+from labelaudit.pipeline.data_issues import IssueLabels
 from labelaudit.pipeline.fit import FitInputs
 from labelaudit.pipeline.ingest import Batch
 from labelaudit.pipeline.score import ScoredBatch, score_multiclass
@@ -102,3 +103,9 @@ class MulticlassKind:
             f"{m['flagged']} of {m['rows']} rows flagged; estimated label-error rate "
             f"{100 * m['estimated_error_rate']:.2f}%"
         )
+
+    def issue_labels(self, inputs: FitInputs) -> IssueLabels:
+        """The fitted class of each row (after any majority vote or review correction); every detector applies."""
+        classes = np.asarray(inputs.classes, dtype=object)
+        counts = np.bincount(inputs.labels, minlength=len(classes))
+        return IssueLabels(classes[inputs.labels].tolist(), pd.Series(counts, index=inputs.classes), "rows")

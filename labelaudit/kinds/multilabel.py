@@ -50,6 +50,12 @@ class MultilabelKind(SequenceKind):
     unit = "rows"
     fold_unit = "rows"
     accuracy_unit = "cell"
+    issue_keys_sorted = True
+    issue_count_unit = "tags"
+    issue_skips = {  # noqa: RUF012 (read only)
+        "uncertain": "multi-label probabilities are one independent yes/no per tag, not a distribution over "
+        "classes, so their entropy does not measure how unsure the model is about the row",
+    }
     section = "tags"
     chart_title = "Issue rate per tag"
     chart_desc = (

@@ -96,6 +96,14 @@ class TokenKind(SequenceKind):
     unit = "sentences"
     fold_unit = "tokens"
     accuracy_unit = "token"
+    issue_keys_sorted = False
+    issue_count_unit = "tokens"
+    issue_skips = {  # noqa: RUF012 (read only)
+        "near_duplicate": "a sentence has no feature vector (its tokens are hashed per token for the model); "
+        "repeated sentences are found as exact duplicates of their normalised tokens",
+        "outlier": "a sentence has no feature vector (its tokens are hashed per token for the model)",
+        "uncertain": "the probabilities are per token, not per sentence",
+    }
     section = "tokens"
     chart_title = "Issue rate per entity type"
     chart_desc = (

@@ -5,6 +5,10 @@ The thresholds become Great Expectations expectations on a one-row table of the 
 measured quantity, e.g. ``estimated_error_rate`` and ``estimated_error_rate[cat]``), so the gate is judged by
 the same engine as the schema and stored and reported the same way. Each check carries a code (``GATE-*``)
 and a margin: positive means room left, negative means breached by that much.
+
+The data-issue thresholds (issue 14, :data:`DATA_ISSUE_CHECKS`) compare the rates the ``data_issues`` stage
+stored in ``data_issue_summary``; a threshold whose issue type the run did not check (not applicable to the
+label kind, no feature columns, a run without that stage) is not planned, as if it were ``null``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,18 @@ from labelaudit.inputs.gx_suite import run_suite
 from labelaudit.pipeline.recording import recording
 from labelaudit.pipeline.score import ScoredBatch
 from labelaudit.store import AuditStore, StageWrite
+from labelaudit.store.queries import data_issue_rates
+
+#: (code, quality.json threshold, comparison, issue type whose ``data_issue_summary.rate`` it checks)
+DATA_ISSUE_CHECKS: tuple[tuple[str, str, str, str], ...] = (
+    ("GATE-DUP", "max_duplicate_rate", "max", "exact_duplicate"),
+    ("GATE-CONFLICT", "max_conflicting_duplicate_rate", "max", "conflicting_duplicate"),
+    ("GATE-NEAR-DUP", "max_near_duplicate_rate", "max", "near_duplicate"),
+    ("GATE-OUTLIER", "max_outlier_rate", "max", "outlier"),
+    ("GATE-LEAK", "max_leaked_rate", "max", "leaked_duplicate"),
+    ("GATE-DRIFT", "max_label_drift_psi", "max", "label_drift"),
+    ("GATE-IMBALANCE", "min_class_share", "min", "class_imbalance"),
+)
 
 
 @dataclass(frozen=True)
@@ -118,11 +134,30 @@ def _planned_checks(
     return planned
 
 
+def _data_issue_checks(
+    quality: QualityThresholds, issue_rates: dict[str, float]
+) -> list[tuple[str, str, str, str, float, str, float]]:
+    """The data-issue thresholds that are set and whose issue type the run checked."""
+    planned = []
+    for code, name, comparison, issue_type in DATA_ISSUE_CHECKS:
+        limit = getattr(quality, name)
+        if limit is not None and issue_type in issue_rates:
+            metric = f"{issue_type}_rate"
+            planned.append((code, name, "overall", comparison, float(limit), metric, issue_rates[issue_type]))
+    return planned
+
+
 def evaluate_gate(
-    quality: QualityThresholds, run_metrics: dict[str, float], class_rates: dict[str, float]
+    quality: QualityThresholds,
+    run_metrics: dict[str, float],
+    class_rates: dict[str, float],
+    issue_rates: dict[str, float] | None = None,
 ) -> GateResult:
-    """Judge the run's metrics against ``quality`` with Great Expectations."""
-    planned = _planned_checks(quality, run_metrics, class_rates)
+    """Judge the run's metrics against ``quality`` with Great Expectations.
+
+    ``issue_rates``: ``data_issue_summary.rate`` per issue type the run checked (:data:`DATA_ISSUE_CHECKS`).
+    """
+    planned = _planned_checks(quality, run_metrics, class_rates) + _data_issue_checks(quality, issue_rates or {})
     if not planned:
         return GateResult([])
     table = pd.DataFrame({column: [measured] for *_, column, measured in planned})
@@ -143,7 +178,7 @@ def judge_batch(store: AuditStore, run_id: str, scored: ScoredBatch, bundle: Dat
     """The gate stage: judge the scored batch against ``quality.json`` and store each threshold's outcome."""
     with recording(store, run_id, "gate") as started:
         rates = dict(zip(scored.class_metrics["label"], scored.class_metrics["estimated_error_rate"], strict=True))
-        result = evaluate_gate(bundle.quality, scored.metrics, rates)
+        result = evaluate_gate(bundle.quality, scored.metrics, rates, data_issue_rates(store, run_id))
         store.write_stage(
             run_id, "gate", StageWrite({"gate_results": result.frame()}, started, message=result.message())
         )

@@ -21,8 +21,11 @@ __all__ = [
     "FlaggedRecord",
     "RunRecord",
     "TrendRecord",
+    "accepted_label_history",
+    "data_issue_rates",
     "dataset_trend",
     "dataset_verdicts",
+    "earlier_row_hashes",
     "flagged_rows",
     "flagged_rows_with_records",
     "index_runs",
@@ -217,3 +220,61 @@ def dataset_verdicts(
     if isinstance(source, AuditStore):
         return source.query(sql, params)
     return source.execute(sql, params).df()
+
+
+# -- data issues (issue 14): what the data_issues stage reads of earlier runs --------------------------------
+
+
+def earlier_row_hashes(
+    store: AuditStore, dataset: str, feature_key: str, *, exclude_run: str, hashes: Any
+) -> pd.DataFrame:
+    """The stored row hashes of ``dataset``'s accepted runs (``exclude_run`` left out) that equal one of
+    ``hashes``: the leakage check's history, read without reading any earlier row.
+
+    Only accepted runs count: a rejected batch is usually fixed and sent again, and its corrected copy
+    repeating it is not leakage. Only hashes under the same ``feature_key`` compare (same scheme, same columns).
+    Columns ``run_id, row_id, hash, label``, oldest run first (the earliest copy is the one a finding names).
+    """
+    import numpy as np
+
+    wanted = pd.DataFrame({"hash": np.unique(np.asarray(hashes, dtype=np.uint64))})
+    with store.connect(reading=True) as con, con.cursor() as cur:
+        cur.register("_batch_hashes", wanted)
+        return cur.execute(
+            """SELECT h.run_id, h.row_id, h.hash, h.label
+               FROM row_hashes h JOIN runs r USING (run_id) SEMI JOIN _batch_hashes b ON b.hash = h.hash
+               WHERE r.dataset = ? AND h.feature_key = ? AND h.run_id <> ? AND r.verdict = 'accepted'
+               ORDER BY r.started_at, h.run_id, h.row_idx""",
+            [dataset, feature_key, exclude_run],
+        ).df()
+
+
+def accepted_label_history(store: AuditStore, dataset: str, *, exclude_run: str) -> tuple[pd.Series, int]:
+    """Count per class over ``dataset``'s accepted runs (``exclude_run`` left out), and how many runs that is.
+
+    Read from the earlier runs' own ``label_drift_classes`` (their batch counts, in the kind's unit: rows, tags
+    or tokens), so runs audited before the data_issues stage existed are not part of the history.
+    """
+    frame = store.query(
+        """SELECT c.label, sum(c.batch_count)::BIGINT AS count, count(DISTINCT c.run_id) AS runs
+           FROM label_drift_classes c JOIN runs r USING (run_id)
+           WHERE r.dataset = ? AND r.verdict = 'accepted' AND c.run_id <> ?
+           GROUP BY c.label ORDER BY c.label""",
+        [dataset, exclude_run],
+    )
+    runs = store.query(
+        """SELECT count(DISTINCT c.run_id) FROM label_drift_classes c JOIN runs r USING (run_id)
+           WHERE r.dataset = ? AND r.verdict = 'accepted' AND c.run_id <> ?""",
+        [dataset, exclude_run],
+    ).iloc[0, 0]
+    return pd.Series(frame["count"].to_numpy(), index=frame["label"].astype(str), dtype="int64"), int(runs)
+
+
+def data_issue_rates(store: AuditStore, run_id: str) -> dict[str, float]:
+    """The rate of each issue type the run's data_issues stage checked (``data_issue_summary.rate``): what the
+    gate compares with ``quality.json``. Empty for a run without the stage (``labelaudit score``)."""
+    frame = store.query(
+        "SELECT issue_type, rate FROM data_issue_summary WHERE run_id = ? AND checked AND rate IS NOT NULL",
+        [run_id],
+    )
+    return {str(t): float(r) for t, r in zip(frame["issue_type"], frame["rate"], strict=True)}
