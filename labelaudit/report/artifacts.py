@@ -21,9 +21,9 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 
 from labelaudit.store import AuditStore
-from labelaudit.store.queries import dataset_trend, flagged_rows
+from labelaudit.store.queries import data_issue_summary, dataset_trend, flagged_rows
 
-__all__ = ["TOP_ROWS", "TREND_RUNS", "artifact_key", "render_summary", "top_rows", "trend_rows"]
+__all__ = ["TOP_ROWS", "TREND_RUNS", "artifact_key", "data_issue_line", "render_summary", "top_rows", "trend_rows"]
 
 #: Rows in the "top suspicious rows" table artifact (the HTML report has them all).
 TOP_ROWS = 25
@@ -42,6 +42,9 @@ Run `{{ s.run_id }}` audited `{{ source }}`.
 | Estimated label-error rate | {{ s.estimated_error_rate | pct }} |
 | Out-of-fold accuracy | {{ s.oof_accuracy | pct }} |
 | Method | {{ s.method }} |
+{% endif %}
+{% if data_issues %}
+**Data issues:** {{ data_issues }}
 {% endif %}
 {% if s.gate.thresholds %}
 ### Quality gate
@@ -74,8 +77,9 @@ def _pct(value: float | None) -> str:
     return f"{100 * value:.2f} %"
 
 
-def render_summary(summary: dict[str, Any], url: str | None) -> str:
-    """Markdown of a run's outcome: verdict, key numbers, gate thresholds, link to the report."""
+def render_summary(summary: dict[str, Any], url: str | None, data_issues: str | None = None) -> str:
+    """Markdown of a run's outcome: verdict, key numbers, the data-issue line (:func:`data_issue_line`), gate
+    thresholds, link to the report."""
     env = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = _pct
     verdict = summary["verdict"]
@@ -86,7 +90,27 @@ def render_summary(summary: dict[str, Any], url: str | None) -> str:
     else:
         icon, outcome = "⚠️", f"run {summary['status']}"
     source = Path(summary["source"]).name if summary["source"] and "://" not in summary["source"] else summary["source"]
-    return env.from_string(_SUMMARY_TEMPLATE).render(s=summary, icon=icon, outcome=outcome, source=source, url=url)
+    return env.from_string(_SUMMARY_TEMPLATE).render(
+        s=summary, icon=icon, outcome=outcome, source=source, url=url, data_issues=data_issues
+    )
+
+
+def data_issue_line(store: AuditStore, run_id: str) -> str | None:
+    """One line of a run's data-issue counts (``3 exact duplicates, 2 conflicting duplicates, label drift (PSI
+    0.31), ...``), every checked type named, even at zero; None for a run without the data-issues stage."""
+    parts = []
+    for s in data_issue_summary(store, run_id):
+        name = s["issue_type"].replace("_", " ")
+        if not s["checked"]:
+            parts.append(f"{name} not checked")
+        elif s["issue_type"] == "label_drift":
+            psi = "n/a" if s["rate"] is None or math.isnan(s["rate"]) else f"{s['rate']:.3f}"
+            parts.append(f"label drift {'yes' if s['flagged'] else 'no'} (PSI {psi})")
+        elif s["issue_type"] == "class_imbalance":
+            parts.append(f"{s['flagged']} imbalanced class(es)")
+        else:
+            parts.append(f"{s['flagged']} {name}{'s' if s['flagged'] != 1 else ''}")
+    return ", ".join(parts) or None
 
 
 def top_rows(store: AuditStore, run_id: str, limit: int = TOP_ROWS) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from labelaudit.errors import RunNotFoundError
+from labelaudit.report.data_issues_section import load_data_issues_section
 from labelaudit.report.labelers_section import load_labelers_section
 from labelaudit.report.sequence_section import load_sequence_section
 from labelaudit.report.views import (
@@ -131,6 +132,7 @@ def load_run(
         metrics = _rows(con, "SELECT * EXCLUDE (run_id) FROM run_metrics WHERE run_id = ?", [run_id])
         columns = _columns(con, run_id)
         classes = _classes(con, run_id)
+        gate = _gate(con, run_id)
         labels = [c.label for c in classes] or [
             r["label"] for r in _rows(con, "SELECT label FROM classes WHERE run_id = ? ORDER BY class_idx", [run_id])
         ]
@@ -151,10 +153,10 @@ def load_run(
             batch=_batch(con, run_id),
             columns=columns,
             validation=_validation(con, run_id),
-            metrics=MetricsView(**metrics[0]) if metrics else None,
+            metrics=_metrics(metrics[0]) if metrics else None,
             classes=classes,
             noise=_noise(con, run_id, labels),
-            gate=_gate(con, run_id),
+            gate=gate,
             folds=_folds(con, run_id),
             histogram=_histogram(con, run_id),
             flag_cutoff=con.execute(
@@ -165,8 +167,16 @@ def load_run(
             labels=labels,
             labelers=load_labelers_section(con, run_id, run["dataset"], _json(run["params"], {})),
             sequences=load_sequence_section(con, run_id, _json(run["params"], {})),
+            data_issues=load_data_issues_section(
+                con, run_id, [c.name for c in columns if c.role not in ("id", "label")], gate
+            ),
         )
     return view
+
+
+def _metrics(row: dict[str, Any]) -> MetricsView:
+    """The run's metrics the view knows (a later migration's columns do not break an older view)."""
+    return MetricsView(**{k: v for k, v in row.items() if k in MetricsView.__dataclass_fields__})
 
 
 def _columns(con: duckdb.DuckDBPyConnection, run_id: str) -> list[ColumnView]:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # annotations only: the sections import these views
+    from labelaudit.report.data_issues_section import DataIssuesSection
     from labelaudit.report.labelers_section import LabelersSection
     from labelaudit.report.sequence_section import SequenceSection
 
@@ -266,6 +267,7 @@ class RunView:
     labels: list[str] = field(default_factory=list)
     labelers: LabelersSection | None = None  # annotators and review precision (labelers_section.py)
     sequences: SequenceSection | None = None  # multi-label / token issue details (sequence_section.py)
+    data_issues: DataIssuesSection | None = None  # duplicates, outliers, leakage, drift (data_issues_section.py)
 
     @property
     def outcome(self) -> str:
@@ -310,6 +312,8 @@ class IndexRun:
     rows: int | None
     flagged: int | None
     estimated_error_rate: float | None
+    data_issues: int | None = None  # row-level data-issue findings (issue 14); None: the run has no such stage
+    data_issue_types: str | None = None  # "exact_duplicate 3, label_drift 1": what was found, per issue type
 
     @property
     def outcome(self) -> str:

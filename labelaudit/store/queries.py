@@ -18,17 +18,22 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "DATA_ISSUE_ORDER",
     "FlaggedRecord",
     "RunRecord",
     "TrendRecord",
     "accepted_label_history",
+    "class_imbalance",
     "data_issue_rates",
+    "data_issue_rows",
+    "data_issue_summary",
     "dataset_trend",
     "dataset_verdicts",
     "earlier_row_hashes",
     "flagged_rows",
     "flagged_rows_with_records",
     "index_runs",
+    "label_drift",
     "recent_runs",
 ]
 
@@ -190,9 +195,17 @@ def index_runs(store: AuditStore) -> list[dict[str, Any]]:
     return _records(
         store,
         """SELECT r.run_id, r.dataset, r.started_at, r.source, b.sha256, r.status, r.verdict, r.message,
-                  coalesce(m.rows, b.rows) AS rows, m.flagged, m.estimated_error_rate
+                  coalesce(m.rows, b.rows) AS rows, m.flagged, m.estimated_error_rate,
+                  d.data_issues, d.data_issue_types
            FROM runs r
            LEFT JOIN run_metrics m USING (run_id)
+           -- data-issue findings (issue 14): NULL for runs without the stage (older or failed runs)
+           LEFT JOIN (SELECT run_id,
+                             sum(flagged) FILTER (WHERE issue_type NOT IN ('label_drift', 'class_imbalance'))
+                                 ::BIGINT AS data_issues,
+                             string_agg(issue_type || ' ' || flagged, ', ' ORDER BY issue_type)
+                                 FILTER (WHERE checked AND flagged > 0) AS data_issue_types
+                      FROM data_issue_summary GROUP BY run_id) d USING (run_id)
            LEFT JOIN (SELECT run_id, any_value(sha256) AS sha256, sum(rows) AS rows FROM batches GROUP BY run_id)
                 b USING (run_id)
            ORDER BY r.dataset, r.started_at DESC, r.run_id DESC""",
@@ -278,3 +291,70 @@ def data_issue_rates(store: AuditStore, run_id: str) -> dict[str, float]:
         [run_id],
     )
     return {str(t): float(r) for t, r in zip(frame["issue_type"], frame["rate"], strict=True)}
+
+
+# -- data issues (issue 14): the report's section, the index column, the artifact line -----------------------
+
+
+def data_issue_summary(source: AuditStore | duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """One row per issue type a run's data-issues stage looked at (``data_issue_summary``: checked, rows,
+    flagged, groups, rate, message), in a fixed reading order; empty for runs without the stage."""
+    order = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(DATA_ISSUE_ORDER))
+    sql = f"""SELECT issue_type, checked, rows, flagged, groups, rate, message FROM data_issue_summary
+              WHERE run_id = ? ORDER BY CASE issue_type {order} ELSE {len(DATA_ISSUE_ORDER)} END, issue_type"""
+    return _records(source, sql, [run_id])
+
+
+#: The order the report, the artifact line and the index list the issue types in (most direct evidence first).
+DATA_ISSUE_ORDER = (
+    "conflicting_duplicate",
+    "exact_duplicate",
+    "near_duplicate",
+    "leaked_duplicate",
+    "outlier",
+    "uncertain",
+    "label_drift",
+    "class_imbalance",
+)
+
+
+def data_issue_rows(
+    con: duckdb.DuckDBPyConnection, run_id: str, issue_type: str, *, grouped: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Findings of one issue type with the row's label key (``row_hashes.label``) and stored record.
+
+    ``grouped``: the rows of the first ``limit`` groups (by ``group_id``), every row of a group, in batch order;
+    otherwise the ``limit`` most severe flagged rows (lowest score).
+    """
+    rows = """SELECT f.row_idx, f.row_id, f.score, f.is_issue, f.group_id, f.detail, h.label, r.record
+              FROM data_issue_findings f
+              LEFT JOIN row_hashes h ON h.run_id = f.run_id AND h.row_idx = f.row_idx
+              LEFT JOIN ingested_rows r ON r.run_id = f.run_id AND r.row_idx = f.row_idx"""
+    if grouped:
+        sql = f"""{rows}
+                  JOIN (SELECT DISTINCT group_id FROM data_issue_findings
+                        WHERE run_id = ? AND issue_type = ? AND group_id IS NOT NULL ORDER BY group_id LIMIT ?) g
+                    USING (group_id)
+                  WHERE f.run_id = ? AND f.issue_type = ? ORDER BY f.group_id, f.row_idx"""
+        return _records(con, sql, [run_id, issue_type, limit, run_id, issue_type])
+    sql = f"{rows} WHERE f.run_id = ? AND f.issue_type = ? AND f.is_issue ORDER BY f.score, f.row_idx LIMIT ?"
+    return _records(con, sql, [run_id, issue_type, limit])
+
+
+def label_drift(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A run's label-drift test (``label_drift``, one row or None) and its classes (``label_drift_classes``,
+    largest share of batch or history first)."""
+    test = _records(con, "SELECT * EXCLUDE (run_id) FROM label_drift WHERE run_id = ?", [run_id])
+    classes = _records(
+        con,
+        """SELECT * EXCLUDE (run_id) FROM label_drift_classes WHERE run_id = ?
+           ORDER BY greatest(batch_share, history_share) DESC, label""",
+        [run_id],
+    )
+    return (test[0] if test else None), classes
+
+
+def class_imbalance(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """A run's classes with their share and ratio to an even share (``class_imbalance``), rarest first."""
+    sql = "SELECT * EXCLUDE (run_id) FROM class_imbalance WHERE run_id = ? ORDER BY ratio, label"
+    return _records(con, sql, [run_id])
