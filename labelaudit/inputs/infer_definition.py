@@ -96,7 +96,32 @@ def infer_definition(
         classes=classes,
         model=ModelSpec(classifier="auto"),
     )
-    return definition, build_suite(definition, frame), QualityThresholds(max_label_error_rate=0.1)
+    return definition, build_suite(definition, frame), default_quality()
+
+
+def default_quality() -> QualityThresholds:
+    """The gate ``init`` writes: a label-error limit and the data-issue limits that need no knowledge of the data.
+
+    - ``max_conflicting_duplicate_rate`` 0.01: identical features with different labels are the most direct
+      evidence of a label error; more than 1 % of the rows is a labelling problem, not chance;
+    - ``max_duplicate_rate`` 0.05: more than 5 % repeated rows is an export or join bug more often than real data;
+    - ``max_outlier_rate`` 0.05: the outlier fence (log-scale, 2.5 IQR) flags about 0-1 % of ordinary rows;
+    - ``max_label_drift_psi`` 0.1 (at ``label_drift_alpha`` 0.01): PSI above 0.1 with a significant chi-square
+      is a real move of the class mix (the usual PSI reading); no false alarm over 20 same-mix batches;
+    - ``min_class_share`` 0.1: cleanlab Datalab's class-imbalance line, a tenth of an even share.
+
+    Left null (reported, not gated): ``max_near_duplicate_rate`` (how many rows lie close depends on how
+    continuous the features are) and ``max_leaked_rate`` (whether an earlier accepted batch may repeat rows is
+    the team's policy: re-auditing the same file repeats all of them).
+    """
+    return QualityThresholds(
+        max_label_error_rate=0.1,
+        max_conflicting_duplicate_rate=0.01,
+        max_duplicate_rate=0.05,
+        max_outlier_rate=0.05,
+        max_label_drift_psi=0.1,
+        min_class_share=0.1,
+    )
 
 
 def build_suite(definition: DatasetDefinition, frame: pd.DataFrame | None = None) -> dict[str, Any]:
