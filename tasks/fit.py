@@ -125,7 +125,7 @@ def store_fit(
     candidates = model_candidates(store, run_id)
     if candidates:
         fitted = [c for c in candidates if c["brier"] is not None]
-        figures = ", ".join(f"{c['name']} Brier {c['brier']:.4f} log-loss {c['log_loss']:.4f}" for c in fitted)
+        figures = ", ".join(f"{c['name']} accuracy {c['accuracy']:.4f} log-loss {c['log_loss']:.4f}" for c in fitted)
         chosen = next(c["name"] for c in candidates if c["chosen"])
         logger.info("classifier auto chose %s by %s (%s)", chosen, candidates[0]["criterion"], figures)
     return probs, metrics

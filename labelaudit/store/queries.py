@@ -34,6 +34,9 @@ __all__ = [
     "flagged_rows_with_records",
     "index_runs",
     "label_drift",
+    "model_candidates",
+    "neighbour_opinions",
+    "opinion_split",
     "recent_runs",
 ]
 
@@ -358,3 +361,39 @@ def class_imbalance(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[st
     """A run's classes with their share and ratio to an even share (``class_imbalance``), rarest first."""
     sql = "SELECT * EXCLUDE (run_id) FROM class_imbalance WHERE run_id = ? ORDER BY ratio, label"
     return _records(con, sql, [run_id])
+
+
+def model_candidates(source: AuditStore | duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """What ``"classifier": "auto"`` compared for a run (``model_candidates``), in the order they are reported
+    (chosen first, then by the criterion's figure); empty for a fixed classifier or precomputed probabilities."""
+    sql = """SELECT name, log_loss, accuracy, brier, seconds, screen_log_loss, screened_rows, chosen, criterion
+             FROM model_candidates WHERE run_id = ?
+             ORDER BY chosen DESC, accuracy DESC NULLS LAST, log_loss, screen_log_loss NULLS LAST, name"""
+    return _records(source, sql, [run_id])
+
+
+def opinion_split(source: AuditStore | duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | None:
+    """The model scored, the flag rule and how confident learning and the neighbours split the rows
+    (``run_metrics``); None for a run without the neighbour score (sequence kinds, out of core, older runs)."""
+    sql = """SELECT model, flag_rule, neighbours, flagged, flagged_by_both, flagged_by_cl_only,
+                    flagged_by_neighbours_only
+             FROM run_metrics WHERE run_id = ? AND neighbours IS NOT NULL"""
+    found = _records(source, sql, [run_id])
+    return found[0] if found else None
+
+
+def neighbour_opinions(
+    source: AuditStore | duckdb.DuckDBPyConnection, run_id: str, *, limit: int = 20
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows where the two opinions disagree, most telling first: ``cl_only`` (confident learning flags, the
+    neighbours carry the label; lowest label quality first) and ``neighbours_only`` (the neighbours mostly
+    carry another label, confident learning does not flag; lowest agreement first)."""
+    columns = "row_id, given_label, suggested_label, label_quality, knn_agreement, is_issue"
+    cl_only = f"""SELECT {columns} FROM scores WHERE run_id = ? AND cl_issue AND NOT knn_disagrees
+                  ORDER BY label_quality, row_idx LIMIT ?"""
+    knn_only = f"""SELECT {columns} FROM scores WHERE run_id = ? AND NOT cl_issue AND knn_disagrees
+                   ORDER BY knn_agreement, row_idx LIMIT ?"""
+    return {
+        "cl_only": _records(source, cl_only, [run_id, limit]),
+        "neighbours_only": _records(source, knn_only, [run_id, limit]),
+    }

@@ -347,7 +347,7 @@ MIGRATIONS: list[str] = [
         name VARCHAR NOT NULL,            -- logistic_regression | hist_gradient_boosting | random_forest
         log_loss DOUBLE,                  -- out-of-fold, against the given labels; NULL when screened out
         accuracy DOUBLE,
-        brier DOUBLE,                     -- mean over rows of sum_k (p_k - [k = given])^2: what auto minimises
+        brier DOUBLE,                     -- mean over rows of sum_k (p_k - [k = given])^2
         seconds DOUBLE,                   -- summed over the folds
         screen_log_loss DOUBLE,           -- on the screening subsample; NULL when the batch was not screened
         screened_rows BIGINT,

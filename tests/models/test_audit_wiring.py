@@ -36,7 +36,7 @@ def test_auto_audit_stores_candidates_choice_and_neighbour_score(project: Projec
     assert sorted(candidates["name"]) == ["hist_gradient_boosting", "logistic_regression", "random_forest"]
     assert candidates["chosen"].sum() == 1
     chosen = candidates.loc[candidates["chosen"], "name"].item()
-    assert candidates.loc[candidates["chosen"], "brier"].item() == candidates["brier"].min()  # the criterion
+    assert candidates.loc[candidates["chosen"], "accuracy"].item() == candidates["accuracy"].max()  # the criterion
     assert candidates["log_loss"].notna().all() and candidates["accuracy"].between(0, 1).all()
     metrics = query(project.database, "SELECT * FROM run_metrics WHERE run_id = ?", [run]).iloc[0]
     assert metrics["model"] == chosen and metrics["flag_rule"] == "confident_learning" and metrics["neighbours"] == 10
