@@ -126,6 +126,7 @@ def _check_unique_ids(partitions, ctx, buckets, executor) -> None:
     repeated = [(value, where) for value, where in found.items() if len(where) > 1]
     if repeated:
         value, where = repeated[0]
+        value = value.item() if hasattr(value, "item") else value
         files = sorted({p.path or p.describe() for _, p in where})
         raise InputDataError(
             f"id {value!r} occurs more than once (in {', '.join(files)}); {len(repeated)} repeated ids found "
