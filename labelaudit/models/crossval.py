@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from labelaudit.errors import FittingError, InputDataError
-from labelaudit.inputs.definition import DatasetDefinition, Role
-from labelaudit.models.candidates import DENSE_ONLY, CandidateFolds, candidate_names, fit_candidates, make_classifier
-
-if TYPE_CHECKING:
-    from labelaudit.models.selection import Screening
+from labelaudit.inputs.definition import DatasetDefinition
+from labelaudit.models.candidates import CandidateFolds, candidate_names, fit_candidates
+from labelaudit.models.pipelines import build_pipeline as build_pipeline  # re-exported: its documented home
+from labelaudit.models.pipelines import fit_predict
+from labelaudit.models.selection import Screening, resolve, screen
 
 
 @dataclass(frozen=True)
@@ -91,79 +86,6 @@ def plan_folds(labels: np.ndarray, classes: list[str], *, folds: int, seed: int)
     return FoldPlan([test for _, test in splitter.split(dummy, labels)])
 
 
-def _select_text(frame: pd.DataFrame, column: str) -> np.ndarray:
-    # TfidfVectorizer wants a 1-D sequence of strings; missing text counts as empty. A module-level function
-    # (not a lambda) keeps the pipeline picklable for process and Dask workers.
-    return frame[column].fillna("").astype(str).to_numpy()
-
-
-def _text_column(column: str) -> FunctionTransformer:
-    return FunctionTransformer(_select_text, kw_args={"column": column}, validate=False)
-
-
-def build_pipeline(
-    definition: DatasetDefinition,
-    *,
-    classifier: str | None = None,
-    params: dict[str, Any] | None = None,
-    available: list[str] | None = None,
-) -> Pipeline:
-    """A scikit-learn pipeline from the feature roles: scale numbers, one-hot categories, TF-IDF text.
-
-    An embedding block is imputed and standardised like numbers, as one block (dense vectors suit linear and
-    neighbour models once scaled). ``classifier`` and ``params`` default to the definition's model; with
-    ``"auto"`` and no ``classifier`` given (the multi-label and token kinds), logistic regression is used.
-    ``available`` (the batch's columns) resolves embedding column patterns.
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    parts = []
-    numeric = definition.columns_by_role(Role.numeric)
-    if numeric:
-        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
-    for feature in (f for f in definition.features if f.role == Role.embedding):
-        scaled = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-        parts.append((f"embedding:{feature.name}", scaled, feature.column_names(available)))
-    categorical = definition.columns_by_role(Role.categorical)
-    if categorical:
-        encoder = OneHotEncoder(handle_unknown="ignore", min_frequency=2)
-        imputer = SimpleImputer(strategy="constant", fill_value="(missing)")
-        parts.append(("categorical", make_pipeline(imputer, encoder), categorical))
-    for column in definition.columns_by_role(Role.text):
-        vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=100_000)
-        parts.append((f"text:{column}", make_pipeline(_text_column(column), vectorizer), [column]))
-    if not parts:
-        raise FittingError(f"dataset {definition.name!r} declares no feature columns to fit a model on")
-    features = ColumnTransformer(parts, sparse_threshold=0.3)
-    spec = definition.model
-    if classifier is None:
-        classifier = "logistic_regression" if spec.classifier == "auto" else spec.classifier
-        params = spec.params if params is None else params
-    model = make_classifier(classifier, params or {}, definition.seed)
-    if classifier in DENSE_ONLY:
-        features.set_params(sparse_threshold=0.0)
-    return Pipeline([("features", features), ("model", model)])
-
-
-def fit_predict(
-    definition: DatasetDefinition,
-    features: pd.DataFrame,
-    labels: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    n_classes: int,
-    *,
-    classifier: str | None = None,
-) -> np.ndarray:
-    """Fit one pipeline on the ``train`` rows of ``features``; probabilities (len(test), n_classes) of ``test``."""
-    available = [str(c) for c in features.columns]
-    pipeline = build_pipeline(definition, classifier=classifier, available=available)
-    pipeline.fit(features.iloc[train], labels[train])
-    probs = np.zeros((len(test), n_classes))
-    probs[:, pipeline.classes_] = pipeline.predict_proba(features.iloc[test])
-    return probs
-
-
 def fit_fold(
     frame: pd.DataFrame,
     labels: np.ndarray,
@@ -187,8 +109,6 @@ def fit_fold(
     if definition.model.classifier != "auto":
         probs = fit_predict(definition, features, labels, train, test, n_classes)
         return FoldResult(fold, test, probs, time.perf_counter() - started)
-    from labelaudit.models.selection import screen
-
     if screening is None:
         screening = screen(frame, labels, n_classes, definition)
     names = list(screening.kept) if screening is not None else candidate_names(definition)
@@ -207,8 +127,6 @@ def assemble(results: list[FoldResult], n_rows: int, n_classes: int) -> tuple[np
 
     Results of ``"classifier": "auto"`` folds are resolved first (the chosen candidate's probabilities).
     """
-    from labelaudit.models.selection import resolve
-
     results, _ = resolve(results)
     probs = np.zeros((n_rows, n_classes))
     fold_of = np.full(n_rows, -1, dtype=np.int32)
@@ -222,8 +140,6 @@ def assemble(results: list[FoldResult], n_rows: int, n_classes: int) -> tuple[np
 
 def fold_metrics(results: list[FoldResult], probs: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     """Accuracy and log-loss per fold and overall (``fold`` missing) of the out-of-fold predictions."""
-    from labelaudit.models.selection import resolve
-
     results, _ = resolve(results)
     k = probs.shape[1]
     rows = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,10 @@ from sklearn.model_selection import train_test_split
 
 from labelaudit.inputs.definition import DatasetDefinition
 from labelaudit.models.candidates import ALL_CANDIDATES, candidate_names
-from labelaudit.models.crossval import FoldPlan, FoldResult, fit_predict
+from labelaudit.models.pipelines import fit_predict
+
+if TYPE_CHECKING:  # annotations only: crossval calls screen and resolve, so selection never imports it
+    from labelaudit.models.crossval import FoldResult
 
 __all__ = [
     "CRITERIA",
@@ -104,11 +108,11 @@ def screen(frame: pd.DataFrame, labels: np.ndarray, n_classes: int, definition: 
     sub_frame = frame.iloc[sample]
     sub_labels = labels[sample]
     features = sub_frame[definition.model_columns([str(c) for c in frame.columns])]
-    plan = _screen_plan(sub_labels, definition.seed)
+    test_rows = _screen_folds(sub_labels, definition.seed)
     losses = {}
     for name in names:
         probs = np.zeros((len(sample), n_classes))
-        for test in plan.test_rows:
+        for test in test_rows:
             train = np.setdiff1d(np.arange(len(sample)), test, assume_unique=True)
             probs[test] = fit_predict(definition, features, sub_labels, train, test, n_classes, classifier=name)
         losses[name] = float(log_loss(sub_labels, probs, labels=range(n_classes)))
@@ -127,7 +131,8 @@ def _stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(sample)
 
 
-def _screen_plan(labels: np.ndarray, seed: int) -> FoldPlan:
+def _screen_folds(labels: np.ndarray, seed: int) -> list[np.ndarray]:
+    """The held-out row positions of each screening fold."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     counts = np.bincount(labels)
@@ -135,7 +140,7 @@ def _screen_plan(labels: np.ndarray, seed: int) -> FoldPlan:
         splitter = StratifiedKFold(n_splits=SCREEN_FOLDS, shuffle=True, random_state=seed)
     else:  # a class too rare to stratify: plain folds (the screening is a ranking, not the audit's probabilities)
         splitter = KFold(n_splits=SCREEN_FOLDS, shuffle=True, random_state=seed)
-    return FoldPlan([test for _, test in splitter.split(np.zeros(len(labels)), labels)])
+    return [test for _, test in splitter.split(np.zeros(len(labels)), labels)]
 
 
 #: How a candidate is judged; the module docstring says why, ``benchmarks/README.md`` has the measurement.

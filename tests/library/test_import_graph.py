@@ -70,12 +70,7 @@ def import_graph(folder: Path) -> dict[str, set[str]]:
 
 #: Cycles known and owned elsewhere, each with why it is allowed for now. The test fails on any other cycle, and
 #: on a listed one that is gone (so the entry is removed the day the cycle is).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"labelaudit.models.crossval", "labelaudit.models.selection"}): (
-        "issue 15's model selection (committed in c28e2ef, being changed by another engineer): crossval imports "
-        "selection inside functions and selection imports crossval's FoldPlan / fit_predict"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
