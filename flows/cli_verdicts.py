@@ -44,15 +44,23 @@ def export_cleaned(
 def review_export(
     run_id: Annotated[str, typer.Argument(help="Run id")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write for reviewers")],
+    data_issues: Annotated[
+        bool,
+        typer.Option(
+            "--data-issues",
+            help="Also list the run's data-issue findings (duplicates, leaked rows, outliers...), one row per "
+            "finding named in issue_type: verdict error = the finding is real, correct = a false alarm",
+        ),
+    ] = False,
     db: DatabaseOption = None,
 ) -> None:
     """Write a run's flagged rows for reviewers: fill in verdict (error | correct | unsure) and corrected_label.
 
-    Example: labelaudit review export 20261124-120301-a1b2c3 --output review.csv
+    Example: labelaudit review export 20261124-120301-a1b2c3 --output review.csv --data-issues
     """
     from labelaudit.review.feedback import write_review_sheet
 
-    path, rows = write_review_sheet(open_store(db), run_id, output)
+    path, rows = write_review_sheet(open_store(db), run_id, output, data_issues=data_issues)
     typer.echo(f"wrote {rows} flagged rows to {path}; fill in verdict and corrected_label, then run")
     typer.echo(f"  labelaudit review import {path} --run {run_id}")
 
@@ -76,6 +84,8 @@ def review_import(
         typer.echo(f"{path} was already imported for run {run_id} (import {result.import_id}); nothing changed")
     else:
         typer.echo(f"stored {result.stored} verdicts ({counts}) for run {run_id} (import {result.import_id})")
+        if result.issue_counts:
+            typer.echo("  on data issues: " + ", ".join(f"{t} {n}" for t, n in result.issue_counts.items()))
 
 
 @review_app.command("stats")
@@ -90,10 +100,14 @@ def review_stats(
 
     Example: labelaudit review stats --dataset penguins --target 0.9
     """
-    from labelaudit.review.feedback import dataset_verdicts
+    from labelaudit.review.feedback import dataset_issue_verdicts, dataset_verdicts
     from labelaudit.review.feedback import review_stats as compute
 
-    stats = compute(dataset_verdicts(open_store(db), dataset), dataset, target=target, min_verdicts=min_verdicts)
+    store = open_store(db)
+    issues = dataset_issue_verdicts(store, dataset)
+    stats = compute(
+        dataset_verdicts(store, dataset), dataset, target=target, min_verdicts=min_verdicts, issue_verdicts=issues
+    )
     if as_json:
         typer.echo(json.dumps(plain(stats.to_dict()), indent=2))
         return
@@ -106,3 +120,6 @@ def review_stats(
         typer.echo(f"cut-off    none: {cut.reason}")
     else:
         typer.echo(f"cut-off    score <= {cut.cutoff:.4f}: precision {cut.precision:.0%} on {cut.n_flagged} verdicts")
+    for kind in stats.issue_types.itertuples():  # data-issue findings reviewers confirmed or called false alarms
+        precision = "–" if kind.precision != kind.precision else f"{kind.precision:.0%}"
+        typer.echo(f"{kind.issue_type}: {kind.n_reviewed} reviewed, precision {precision}")

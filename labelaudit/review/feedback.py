@@ -1,11 +1,13 @@
 """The review loop and cleaned exports, against the audit database.
 
 - :func:`review_sheet` / :func:`write_review_sheet`: a run's flagged rows as a CSV for reviewers (``id``,
-  ``given``, ``suggested``, ``score``, ``suggested_prob``, the row's own fields, empty ``verdict`` and
-  ``corrected_label``).
+  ``given``, ``suggested``, ``score``, ``suggested_prob``, ``issue_type`` (``label``), the row's own fields, empty
+  ``verdict`` and ``corrected_label``); with ``data_issues=True`` also the run's flagged data-issue findings, one
+  row per finding (:mod:`labelaudit.review.issue_review`).
 - :func:`import_verdicts`: a filled-in sheet, validated completely
   (:func:`labelaudit.review.verdicts.validate_verdicts`) and stored in one transaction in ``review_verdicts``.
   The import id is a hash of the run id and the file's bytes: importing the same file again stores nothing new.
+  Data-issue rows go to ``data_issue_verdicts`` in the same transaction.
 - :func:`dataset_verdicts` and :func:`review_stats`: every verdict of a dataset so far, the measured flag
   precision by score band and per audited run, and the score cut-off that reaches a target precision. The
   report, the CLI (``labelaudit review stats``) and the next audit (``flag_cutoff_from_reviews``) use them.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,21 +37,32 @@ from labelaudit.review.export import (
     write_dataset,
     write_spreadsheet_text,
 )
+from labelaudit.review.issue_review import (
+    ISSUE_COLUMN,
+    LABEL_ISSUE,
+    issue_precision,
+    issue_rows,
+    remap_problems,
+    split_sheet,
+    validate_issue_verdicts,
+)
 from labelaudit.review.verdicts import (
     DEFAULT_EDGES,
     VERDICTS,
     Cutoff,
+    ReviewImportError,
     cutoff_for_target_precision,
     precision_by_score_band,
     validate_verdicts,
 )
 from labelaudit.store import AuditStore
 from labelaudit.store.database import utcnow
-from labelaudit.store.queries import dataset_verdicts
+from labelaudit.store.queries import dataset_issue_verdicts, dataset_verdicts
 
 __all__ = [
     "ImportResult",
     "ReviewStats",
+    "dataset_issue_verdicts",
     "dataset_verdicts",
     "export_run",
     "import_verdicts",
@@ -60,6 +73,7 @@ __all__ = [
 
 FIXED = ("id", "given", "suggested", "score", "suggested_prob")
 ANSWERS = ("verdict", "corrected_label")
+ISSUE_FIELDS = (ISSUE_COLUMN, "issue_detail")
 
 
 def _require_run(con: duckdb.DuckDBPyConnection, run_id: str, path: Path) -> dict[str, Any]:
@@ -92,8 +106,9 @@ def _records(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     return fields
 
 
-def review_sheet(store: AuditStore, run_id: str) -> pd.DataFrame:
-    """The flagged rows of ``run_id``, most suspicious first, as reviewers get them."""
+def review_sheet(store: AuditStore, run_id: str, *, data_issues: bool = False) -> pd.DataFrame:
+    """The flagged rows of ``run_id``, most suspicious first, as reviewers get them; with ``data_issues``, then
+    the run's flagged data-issue findings (``issue_type`` names each; ``issue_detail`` says what was found)."""
     with store.connect() as con:
         _require_run(con, run_id, store.path)
         flagged = con.execute(
@@ -102,19 +117,25 @@ def review_sheet(store: AuditStore, run_id: str) -> pd.DataFrame:
             [run_id],
         ).df()
         fields = _records(con, run_id)
-    fields = fields.rename(columns={c: f"{c} (row)" for c in fields.columns if c in (*FIXED, *ANSWERS)})
+        flagged[ISSUE_COLUMN] = LABEL_ISSUE
+        if data_issues:
+            flagged = pd.concat([flagged.assign(issue_detail=""), issue_rows(con, run_id)], ignore_index=True)
+    reserved = (*FIXED, *ANSWERS, *ISSUE_FIELDS)
+    fields = fields.rename(columns={c: f"{c} (row)" for c in fields.columns if c in reserved})
     sheet = flagged.join(fields, on="id")
     sheet["verdict"], sheet["corrected_label"] = "", ""
     return sheet
 
 
-def write_review_sheet(store: AuditStore, run_id: str, output: str | Path) -> tuple[Path, int]:
+def write_review_sheet(
+    store: AuditStore, run_id: str, output: str | Path, *, data_issues: bool = False
+) -> tuple[Path, int]:
     """Write :func:`review_sheet` as CSV for a spreadsheet; returns the path and the row count.
 
     Formula-like text is neutralised and records end in CRLF (:func:`labelaudit.review.export.write_spreadsheet_text`);
     :func:`import_verdicts` restores the values, so the unmodified sheet imports back onto the stored rows.
     """
-    sheet = review_sheet(store, run_id)
+    sheet = review_sheet(store, run_id, data_issues=data_issues)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_spreadsheet_text(sheet, path)
@@ -129,18 +150,22 @@ class ImportResult:
     stored: int  # verdict rows stored by this import (0 when it was already imported)
     counts: dict[str, int]
     already_imported: bool
+    issue_counts: dict[str, int] = field(default_factory=dict)  # data-issue verdicts stored, per issue type
 
 
 def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewer: str | None = None) -> ImportResult:
     """Validate a filled-in review sheet of ``run_id`` and store its verdicts, all or nothing.
+
+    Label rows go to ``review_verdicts``; data-issue rows (``issue_type`` other than ``label``) to
+    ``data_issue_verdicts``, in the same transaction under the same import id.
 
     Raises
     ------
     RunNotFoundError
         No such run.
     InputDataError / ReviewImportError
-        The file cannot be read, or any row is invalid (unknown or repeated ids, unknown labels, verdicts
-        outside error/correct/unsure, ...): the message lists every problem; nothing is stored.
+        The file cannot be read, or any row is invalid (unknown or repeated ids, unknown labels or issue types,
+        verdicts outside error/correct/unsure, ...): the message lists every problem; nothing is stored.
     """
     path = Path(path)
     if not path.is_file():
@@ -158,9 +183,12 @@ def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewe
             [run_id],
         ).df()
         classes = [r[0] for r in con.execute("SELECT label FROM classes WHERE run_id = ?", [run_id]).fetchall()]
-    if scores.empty:
+        findings = con.execute(
+            "SELECT row_id, issue_type, score FROM data_issue_findings WHERE run_id = ? AND is_issue", [run_id]
+        ).df()
+    if scores.empty and findings.empty:
         raise InputDataError(f"run {run_id} has no flagged rows to review", source=str(path))
-    verdicts = validate_verdicts(sheet, scores["row_id"], classes, source=str(path))
+    verdicts, issues = _validated(sheet, scores, classes, findings, source=str(path))
     import_id = hashlib.sha256(run_id.encode() + b"\0" + raw).hexdigest()[:16]
     stored = scores.set_index("row_id").reindex(verdicts["id"])
     frame = pd.DataFrame(
@@ -172,21 +200,60 @@ def import_verdicts(store: AuditStore, path: str | Path, *, run_id: str, reviewe
             "given_label": stored["given_label"].to_numpy(),
             "suggested_label": stored["suggested_label"].to_numpy(),
             "score": stored["label_quality"].astype(float).to_numpy(),
-            "reviewer": reviewer,
-            "import_id": import_id,
-            "source_file": str(path),
-            "imported_at": utcnow(),
         }
     )
+    issue_frame = _issue_frame(issues, run["dataset"])
+    imported = {"reviewer": reviewer, "import_id": import_id, "source_file": str(path), "imported_at": utcnow()}
     counts = {v: int((frame["verdict"] == v).sum()) for v in VERDICTS}
+    issue_counts = {str(t): int(n) for t, n in issue_frame["issue_type"].value_counts().sort_index().items()}
+    result = ImportResult(import_id, run_id, run["dataset"], 0, counts, True, issue_counts)
     with store.transaction() as con:
-        if con.execute("SELECT count(*) FROM review_verdicts WHERE import_id = ?", [import_id]).fetchall()[0][0]:
-            return ImportResult(import_id, run_id, run["dataset"], 0, counts, True)
-        if not frame.empty:
-            con.register("_verdicts", frame)
-            con.execute("INSERT INTO review_verdicts BY NAME SELECT ? AS run_id, * FROM _verdicts", [run_id])
-            con.unregister("_verdicts")
-    return ImportResult(import_id, run_id, run["dataset"], len(frame), counts, False)
+        for table in ("review_verdicts", "data_issue_verdicts"):
+            if con.execute(f"SELECT count(*) FROM {table} WHERE import_id = ?", [import_id]).fetchall()[0][0]:
+                return result
+        _insert(con, "review_verdicts", frame.assign(**imported), run_id)
+        _insert(con, "data_issue_verdicts", issue_frame.assign(**imported), run_id)
+    return replace(result, stored=len(frame) + len(issue_frame), already_imported=False)
+
+
+def _validated(
+    sheet: pd.DataFrame, scores: pd.DataFrame, classes: list[str], findings: pd.DataFrame, *, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sheet's label verdicts and data-issue verdicts, or one refusal listing every problem of both
+    (rows numbered in the whole sheet, 1 = first data row)."""
+    parts = split_sheet(sheet)
+    problems: list[tuple[str, list[int]]] = []
+    verdicts = pd.DataFrame(columns=["id", "given", "suggested", "score", "verdict", "corrected_label"])
+    if len(parts.labels) or not len(parts.issues):
+        try:
+            verdicts = validate_verdicts(parts.labels, scores["row_id"], classes, source=source)
+        except ReviewImportError as exc:
+            problems += remap_problems(exc, parts.label_positions)
+    issues, issue_problems = validate_issue_verdicts(parts.issues, parts.issue_positions, findings, set(classes))
+    if problems or issue_problems:
+        raise ReviewImportError(problems + issue_problems, source=source)
+    return verdicts, issues
+
+
+def _issue_frame(issues: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "row_id": issues["id"].astype(str).to_numpy(),
+            "issue_type": issues[ISSUE_COLUMN].astype(str).to_numpy(),
+            "verdict": issues["verdict"].astype(str).to_numpy(),
+            "corrected_label": issues["corrected_label"].astype(object).to_numpy(),
+            "score": pd.to_numeric(issues["score"]).astype(float).to_numpy(),
+        }
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, run_id: str) -> None:
+    if frame.empty:
+        return
+    con.register("_verdicts", frame)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT ? AS run_id, * FROM _verdicts", [run_id])
+    con.unregister("_verdicts")
 
 
 @dataclass(frozen=True)
@@ -198,6 +265,7 @@ class ReviewStats:
     bands: pd.DataFrame  # precision_by_score_band
     over_time: pd.DataFrame  # per reviewed run, oldest first
     cutoff: Cutoff
+    issue_types: pd.DataFrame = field(default_factory=lambda: issue_precision(pd.DataFrame()))  # per issue type
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -206,6 +274,7 @@ class ReviewStats:
             "bands": self.bands.astype(object).where(self.bands.notna(), None).to_dict("records"),
             "over_time": self.over_time.astype(object).where(self.over_time.notna(), None).to_dict("records"),
             "cutoff": self.cutoff.to_dict(),
+            "issue_types": self.issue_types.astype(object).where(self.issue_types.notna(), None).to_dict("records"),
         }
 
 
@@ -217,8 +286,10 @@ def review_stats(
     min_verdicts: int = 20,
     min_flagged: int = 10,
     edges: tuple[float, ...] = DEFAULT_EDGES,
+    issue_verdicts: pd.DataFrame | None = None,
 ) -> ReviewStats:
-    """Precision by score band, per run over time, and the cut-off for ``target`` precision.
+    """Precision by score band, per run over time, and the cut-off for ``target`` precision; with
+    ``issue_verdicts`` (:func:`dataset_issue_verdicts`) also the precision of each data-issue type.
 
     ``verdicts`` as :func:`dataset_verdicts` returns them. Precision is errors / (errors + corrects).
     """
@@ -243,7 +314,8 @@ def review_stats(
         decided = over_time["n_error"] + over_time["n_correct"]
         over_time["precision"] = (over_time["n_error"] / decided.where(decided > 0)).astype(float)
         over_time = over_time.reset_index().sort_values(["run_started_at", "run_id"], ignore_index=True)
-    return ReviewStats(dataset, len(verdicts), bands, over_time, cutoff)
+    issue_types = issue_precision(issue_verdicts if issue_verdicts is not None else pd.DataFrame())
+    return ReviewStats(dataset, len(verdicts), bands, over_time, cutoff, issue_types)
 
 
 def export_run(

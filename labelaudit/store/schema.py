@@ -364,6 +364,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE run_metrics ADD COLUMN flagged_by_cl_only BIGINT;
     ALTER TABLE run_metrics ADD COLUMN flagged_by_neighbours_only BIGINT;
     """,
+    # 7: reviewers' verdicts on data-issue findings (issue 14; labelaudit.review.issue_review). Human input like
+    # review_verdicts, kept when a run is re-run; its own table because one row can be a label flag and a
+    # duplicate and an outlier at once: the key carries the issue type.
+    """
+    CREATE TABLE data_issue_verdicts (
+        dataset VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,          -- the run whose findings were reviewed
+        row_id VARCHAR NOT NULL,
+        issue_type VARCHAR NOT NULL,      -- as in data_issue_findings
+        verdict VARCHAR NOT NULL,         -- error: the finding is real | correct: a false alarm | unsure
+        corrected_label VARCHAR,          -- optional: the right label a reviewer gave (e.g. a conflicting duplicate)
+        score DOUBLE,                     -- the finding's score in that run (from data_issue_findings)
+        reviewer VARCHAR,
+        import_id VARCHAR NOT NULL,       -- shared with review_verdicts' rows of the same sheet
+        source_file VARCHAR,
+        imported_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (import_id, row_id, issue_type)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -398,8 +417,9 @@ STAGE_TABLES: dict[str, tuple[str, ...]] = {
     "report": (),
 }
 
-#: Every table keyed by run id, in the order a run's rows are deleted. ``review_verdicts`` and ``exports`` are
-#: left out on purpose: they record what people did with a run, and survive a re-run of it.
+#: Every table keyed by run id, in the order a run's rows are deleted. ``review_verdicts``,
+#: ``data_issue_verdicts`` and ``exports`` are left out on purpose: they record what people did with a run, and
+#: survive a re-run of it.
 RUN_TABLES: tuple[str, ...] = (
     *(table for tables in reversed(STAGE_TABLES.values()) for table in tables),
     "run_stages",
