@@ -27,6 +27,7 @@ __all__ = [
     "data_issue_rates",
     "data_issue_rows",
     "data_issue_summary",
+    "dataset_issue_verdicts",
     "dataset_trend",
     "dataset_verdicts",
     "earlier_row_hashes",
@@ -202,13 +203,16 @@ def index_runs(store: AuditStore) -> list[dict[str, Any]]:
                   d.data_issues, d.data_issue_types
            FROM runs r
            LEFT JOIN run_metrics m USING (run_id)
-           -- data-issue findings (issue 14): NULL for runs without the stage (older or failed runs)
-           LEFT JOIN (SELECT run_id,
-                             sum(flagged) FILTER (WHERE issue_type NOT IN ('label_drift', 'class_imbalance'))
-                                 ::BIGINT AS data_issues,
-                             string_agg(issue_type || ' ' || flagged, ', ' ORDER BY issue_type)
-                                 FILTER (WHERE checked AND flagged > 0) AS data_issue_types
-                      FROM data_issue_summary GROUP BY run_id) d USING (run_id)
+           -- data-issue findings (issue 14): NULL for runs without the stage (older or failed runs). data_issues
+           -- counts distinct rows with at least one finding: a row both exact and conflicting duplicate is one row
+           LEFT JOIN (SELECT s.run_id,
+                             coalesce(any_value(f.rows), 0)::BIGINT AS data_issues,
+                             string_agg(s.issue_type || ' ' || s.flagged, ', ' ORDER BY s.issue_type)
+                                 FILTER (WHERE s.checked AND s.flagged > 0) AS data_issue_types
+                      FROM data_issue_summary s
+                      LEFT JOIN (SELECT run_id, count(DISTINCT row_idx) AS rows FROM data_issue_findings
+                                 WHERE is_issue GROUP BY run_id) f USING (run_id)
+                      GROUP BY s.run_id) d USING (run_id)
            LEFT JOIN (SELECT run_id, any_value(sha256) AS sha256, sum(rows) AS rows FROM batches GROUP BY run_id)
                 b USING (run_id)
            ORDER BY r.dataset, r.started_at DESC, r.run_id DESC""",
@@ -236,6 +240,21 @@ def dataset_verdicts(
     if isinstance(source, AuditStore):
         return source.query(sql, params)
     return source.execute(sql, params).df()
+
+
+def dataset_issue_verdicts(source: AuditStore | duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame:
+    """Every stored verdict on a data-issue finding of ``dataset`` (``data_issue_verdicts``), the latest per
+    (run, row, issue type). Columns: ``run_id``, ``id`` (row id), ``issue_type``, ``verdict``, ``score``,
+    ``corrected_label``, ``reviewer``, ``imported_at``; oldest import first."""
+    sql = """
+        SELECT run_id, row_id AS id, issue_type, verdict, score, corrected_label, reviewer, imported_at
+        FROM data_issue_verdicts WHERE dataset = ?
+        QUALIFY row_number() OVER (PARTITION BY run_id, row_id, issue_type ORDER BY imported_at DESC, import_id) = 1
+        ORDER BY imported_at, run_id, row_id, issue_type
+    """
+    if isinstance(source, AuditStore):
+        return source.query(sql, [dataset])
+    return source.execute(sql, [dataset]).df()
 
 
 # -- data issues (issue 14): what the data_issues stage reads of earlier runs --------------------------------
