@@ -53,6 +53,7 @@ class ScoreSpec:
     min_examples_per_class: int = 1
     converge_latent_estimates: bool = False
     id_buckets: int = 64
+    collect_issues: bool = True  # the flagged rows on the driver (O(issues)); else only in the Parquet rows
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,13 @@ def score_partitions(partitions: list[Partition], spec: ScoreSpec, executor=None
         raise InvalidPredProbsError("need at least 2 probability columns", column="pred_probs")
     executor = executor or LocalExecutor()
     token = uuid.uuid4().hex[:12]
-    ctx = passes.Context(spec.columns, f"{spec.work_url}/spill-{token}", spec.filter_by, spec.id_buckets)
+    ctx = passes.Context(
+        spec.columns,
+        f"{spec.work_url}/spill-{token}",
+        spec.filter_by,
+        spec.id_buckets,
+        collect_issues=spec.collect_issues,
+    )
     staging = f"{spec.results_url}/_staging-{token}"
     try:
         counts, buckets, dtype = _first_pass(partitions, ctx, executor)
@@ -267,7 +274,8 @@ def score_partitions(partitions: list[Partition], spec: ScoreSpec, executor=None
     finally:
         _remove(ctx.spill_url)
     rows_url = f"{spec.results_url}/rows"
-    manifest = {"rows": int(label_counts.sum()), "issues": issues.num_rows, "partitions": len(partitions)}
+    num_issues = int(per_class.sum())
+    manifest = {"rows": int(label_counts.sum()), "issues": num_issues, "partitions": len(partitions)}
     results.commit(staging, rows_url, manifest)
     summary = summary_from_parts(
         issue_mask=None,
@@ -276,7 +284,7 @@ def score_partitions(partitions: list[Partition], spec: ScoreSpec, executor=None
         calibrated=calibrated,
         label_counts=label_counts,
         filter_by=spec.filter_by,
-        num_issues=issues.num_rows,
+        num_issues=num_issues,
         converge_latent_estimates=spec.converge_latent_estimates,
         output=rows_url,
     )

@@ -56,6 +56,7 @@ class Context:
     thresholds: np.ndarray | None = None
     plan: _Plan | None = None
     ranking_count: int = 0
+    collect_issues: bool = True
 
     @property
     def num_classes(self) -> int:

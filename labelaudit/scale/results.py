@@ -108,7 +108,7 @@ def write_partition(part: Partition, ctx: Context, flagged: np.ndarray, staging:
         np.bincount(labels[mask], minlength=k),
         np.bincount(labels[predicted == labels], minlength=k),
         float(losses.sum()),
-        table.filter(pa.array(mask)),
+        table.filter(pa.array(mask)) if ctx.collect_issues else table.schema.empty_table(),
     )
 
 
@@ -129,6 +129,9 @@ def commit(staging: str, final: str, manifest: dict) -> None:
     fs.mv(stage_path, final_path, recursive=True)
     with fs.open(f"{final_path}/{MANIFEST}", "w") as handle:
         json.dump(manifest, handle, indent=1)
+    parent = stage_path.rsplit("/", 1)[0]
+    for leftover in fs.glob(f"{parent}/_staging-*"):  # of killed runs into the same place (one run per place)
+        fs.rm(leftover, recursive=True)
 
 
 def is_committed(final: str) -> bool:
