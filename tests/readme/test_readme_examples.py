@@ -49,6 +49,7 @@ SKIPPED: dict[str, str] = {
 EXIT_STATUS: dict[str, tuple[int, str]] = {
     r"^labelaudit audit .*penguins_noisy\.csv": (1, "is rejected with exit status 1"),
     r"^labelaudit audit .*--dataset penguins_crowd\b": (1, "so that audit is rejected"),
+    r"^labelaudit audit .*penguins_week2\.csv": (1, "so week 2 is rejected with exit status 1"),
 }
 
 _TIMEOUT = 900  # seconds for one command: an audit on a busy 2-core machine takes well under a minute
