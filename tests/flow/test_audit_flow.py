@@ -56,7 +56,7 @@ def test_every_row_is_scored_and_flagged_rows_view_matches(project: Project) -> 
     noise = query(project.database, "SELECT * FROM noise_matrix WHERE run_id = ?", [run_id])
     assert len(noise) == 9 and abs(noise["joint"].sum() - 1) < 1e-6
     stages = query(project.database, "SELECT stage, status FROM run_stages WHERE run_id = ?", [run_id])
-    assert set(stages["stage"]) == {"ingest", "validate", "fit", "score", "gate", "report"}
+    assert set(stages["stage"]) == {"ingest", "validate", "fit", "score", "data_issues", "gate", "report"}
     assert (stages["status"] == "completed").all()
     folds = query(project.database, "SELECT * FROM fold_metrics WHERE run_id = ? AND fold IS NOT NULL", [run_id])
     assert len(folds) == 5 and folds["rows"].sum() == 344
