@@ -12,7 +12,14 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from labelaudit.report.artifacts import artifact_key, data_issue_line, render_summary, top_rows, trend_rows
+from labelaudit.report.artifacts import (
+    artifact_key,
+    data_issue_line,
+    model_line,
+    render_summary,
+    top_rows,
+    trend_rows,
+)
 from labelaudit.report.summary import run_summary
 from labelaudit.store import AuditStore
 
@@ -25,7 +32,7 @@ def publish_artifacts(store: AuditStore, run_id: str, report_url: str | None) ->
     kinds = ("audit-summary", "flagged-rows", "audit-trend", "audit-report")
     keys = {kind: artifact_key(kind, dataset) for kind in kinds}
     create_markdown_artifact(
-        render_summary(summary, report_url, data_issue_line(store, run_id)),
+        render_summary(summary, report_url, data_issue_line(store, run_id), model_line(store, run_id)),
         key=keys["audit-summary"],
         description=f"Outcome of audit run {run_id} of {dataset}",
     )

@@ -21,9 +21,18 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 
 from labelaudit.store import AuditStore
-from labelaudit.store.queries import data_issue_summary, dataset_trend, flagged_rows
+from labelaudit.store.queries import data_issue_summary, dataset_trend, flagged_rows, model_candidates, opinion_split
 
-__all__ = ["TOP_ROWS", "TREND_RUNS", "artifact_key", "data_issue_line", "render_summary", "top_rows", "trend_rows"]
+__all__ = [
+    "TOP_ROWS",
+    "TREND_RUNS",
+    "artifact_key",
+    "data_issue_line",
+    "model_line",
+    "render_summary",
+    "top_rows",
+    "trend_rows",
+]
 
 #: Rows in the "top suspicious rows" table artifact (the HTML report has them all).
 TOP_ROWS = 25
@@ -42,6 +51,9 @@ Run `{{ s.run_id }}` audited `{{ source }}`.
 | Estimated label-error rate | {{ s.estimated_error_rate | pct }} |
 | Out-of-fold accuracy | {{ s.oof_accuracy | pct }} |
 | Method | {{ s.method }} |
+{% endif %}
+{% if model %}
+**Model:** {{ model }}
 {% endif %}
 {% if data_issues %}
 **Data issues:** {{ data_issues }}
@@ -77,9 +89,11 @@ def _pct(value: float | None) -> str:
     return f"{100 * value:.2f} %"
 
 
-def render_summary(summary: dict[str, Any], url: str | None, data_issues: str | None = None) -> str:
-    """Markdown of a run's outcome: verdict, key numbers, the data-issue line (:func:`data_issue_line`), gate
-    thresholds, link to the report."""
+def render_summary(
+    summary: dict[str, Any], url: str | None, data_issues: str | None = None, model: str | None = None
+) -> str:
+    """Markdown of a run's outcome: verdict, key numbers, the model line (:func:`model_line`), the data-issue
+    line (:func:`data_issue_line`), gate thresholds, link to the report."""
     env = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = _pct
     verdict = summary["verdict"]
@@ -91,8 +105,43 @@ def render_summary(summary: dict[str, Any], url: str | None, data_issues: str | 
         icon, outcome = "⚠️", f"run {summary['status']}"
     source = Path(summary["source"]).name if summary["source"] and "://" not in summary["source"] else summary["source"]
     return env.from_string(_SUMMARY_TEMPLATE).render(
-        s=summary, icon=icon, outcome=outcome, source=source, url=url, data_issues=data_issues
+        s=summary, icon=icon, outcome=outcome, source=source, url=url, data_issues=data_issues, model=model
     )
+
+
+def model_line(store: AuditStore, run_id: str) -> str | None:
+    """One line on the model and the second opinion (``auto chose random_forest (log-loss 0.1021, accuracy
+    96.50 %; logistic_regression 0.1432 / 95.10 %, ...); flag rule both: ...``); None for a run that stored
+    neither ``auto``'s candidates nor the neighbours' score."""
+    candidates = model_candidates(store, run_id)
+    split = opinion_split(store, run_id)
+    parts = []
+    chosen = next((c for c in candidates if c["chosen"]), None)
+    if chosen is not None:
+        others = [
+            f"{c['name']} {_figures(c)}" if c["log_loss"] is not None else f"{c['name']} screened out"
+            for c in candidates
+            if not c["chosen"]
+        ]
+        parts.append(
+            f"auto chose {chosen['name']} ({_figures(chosen, named=True)}{'; ' if others else ''}"
+            f"{', '.join(others)}; criterion {chosen['criterion']})"
+        )
+    elif split is not None and split["model"]:
+        parts.append(f"{split['model']} (fixed by the dataset definition)")
+    if split is not None:
+        parts.append(
+            f"flag rule {split['flag_rule']}: {split['flagged']} flagged; suspect to both {split['flagged_by_both']}, "
+            f"to confident learning only {split['flagged_by_cl_only']}, "
+            f"to the {split['neighbours']} nearest neighbours only {split['flagged_by_neighbours_only']}"
+        )
+    return "; ".join(parts) or None
+
+
+def _figures(candidate: dict[str, Any], *, named: bool = False) -> str:
+    """A candidate's out-of-fold log-loss and accuracy, as the line shows them."""
+    loss, accuracy = f"{candidate['log_loss']:.4f}", _pct(candidate["accuracy"])
+    return f"log-loss {loss}, accuracy {accuracy}" if named else f"{loss} / {accuracy}"
 
 
 def data_issue_line(store: AuditStore, run_id: str) -> str | None:

@@ -18,6 +18,7 @@ import duckdb
 from labelaudit.errors import RunNotFoundError
 from labelaudit.report.data_issues_section import load_data_issues_section
 from labelaudit.report.labelers_section import load_labelers_section
+from labelaudit.report.models_section import load_models_section
 from labelaudit.report.sequence_section import load_sequence_section
 from labelaudit.report.views import (
     DEFAULT_MAX_CELL_CHARS,
@@ -133,6 +134,8 @@ def load_run(
         columns = _columns(con, run_id)
         classes = _classes(con, run_id)
         gate = _gate(con, run_id)
+        models = load_models_section(con, run_id)
+        knn = models is not None and models.has_opinions
         labels = [c.label for c in classes] or [
             r["label"] for r in _rows(con, "SELECT label FROM classes WHERE run_id = ? ORDER BY class_idx", [run_id])
         ]
@@ -163,13 +166,14 @@ def load_run(
                 "SELECT max(label_quality) FROM scores WHERE run_id = ? AND is_issue", [run_id]
             ).fetchone()[0],
             trend=_trend(con, run["dataset"], run_id, run["started_at"]),
-            flagged=_flagged(con, run_id, columns, max_flagged_rows, max_cell_chars),
+            flagged=_flagged(con, run_id, columns, max_flagged_rows, max_cell_chars, knn=knn),
             labels=labels,
             labelers=load_labelers_section(con, run_id, run["dataset"], _json(run["params"], {})),
             sequences=load_sequence_section(con, run_id, _json(run["params"], {})),
             data_issues=load_data_issues_section(
                 con, run_id, [c.name for c in columns if c.role not in ("id", "label")], gate
             ),
+            models=models,
         )
     return view
 
@@ -310,9 +314,16 @@ def _trend(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str, started_at
 
 
 def _flagged(
-    con: duckdb.DuckDBPyConnection, run_id: str, columns: list[ColumnView], limit: int, max_chars: int
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    columns: list[ColumnView],
+    limit: int,
+    max_chars: int,
+    *,
+    knn: bool = False,
 ) -> FlaggedTable:
     total, fetched = queries.flagged_rows_with_records(con, run_id, limit=limit)
+    agreement = _knn_agreement(con, run_id, [row[1] for row in fetched], limit) if knn else None
     # The id and label are shown in the fixed columns; the row's other fields follow in file order.
     fields = [c.name for c in columns if c.role not in ("id", "label")]
     if not columns and fetched:  # no column list stored: take the first record's keys
@@ -324,6 +335,8 @@ def _flagged(
         if not isinstance(record, dict):
             record = {}
         row: list[Any] = [rank, row_id, given, suggested, quality, prob]
+        if agreement is not None:
+            row.append(_finite(agreement[len(rows)]))
         for name in fields:
             value, was_cut = _cut(record.get(name), max_chars)
             cut_cells += was_cut
@@ -332,9 +345,28 @@ def _flagged(
             row[i], was_cut = _cut(row[i], max_chars)
             cut_cells += was_cut
         rows.append(row)
-    first = len(FIXED_COLUMNS)
+    first = len(FIXED_COLUMNS) + (agreement is not None)
     formats = [column_format([row[first + i] for row in rows]) for i in range(len(fields))]
-    return FlaggedTable(fields=fields, rows=rows, total=int(total), cut_cells=cut_cells, field_formats=formats)
+    knn_shown = agreement is not None
+    return FlaggedTable(fields, rows, int(total), cut_cells=cut_cells, field_formats=formats, knn=knn_shown)
+
+
+def _knn_agreement(con: duckdb.DuckDBPyConnection, run_id: str, row_ids: list[Any], limit: int) -> list[Any] | None:
+    """The neighbours' agreement of the flagged rows, in the order of ``row_ids`` (the flagged rows' order:
+    ``issue_rank``, then ``row_idx``); None if a row is missing, so the table shows no half-filled column."""
+    found = con.execute(
+        """SELECT row_id, knn_agreement FROM scores WHERE run_id = ? AND is_issue
+           ORDER BY issue_rank NULLS LAST, row_idx LIMIT ?""",
+        [run_id, limit],
+    ).fetchall()
+    if [r[0] for r in found] != row_ids:
+        return None
+    return [r[1] for r in found]
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: shown as missing."""
+    return None if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))) else value
 
 
 def load_index(store: AuditStore) -> list[DatasetIndex]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # annotations only: the sections import these views
     from labelaudit.report.data_issues_section import DataIssuesSection
     from labelaudit.report.labelers_section import LabelersSection
+    from labelaudit.report.models_section import ModelsSection
     from labelaudit.report.sequence_section import SequenceSection
 
 #: Flagged rows embedded in one report, most suspicious first; the rest are counted and left in DuckDB.
@@ -29,6 +30,8 @@ HISTOGRAM_BINS = 20
 FIXED_COLUMNS: tuple[str, ...] = ("rank", "id", "given", "suggested", "score", "suggested prob")
 #: Most decimals a float column of the flagged rows is shown with (scores always get this many).
 MAX_FLOAT_DIGITS = 4
+#: The column after the fixed ones when the run has the neighbours' second opinion (issue 15).
+KNN_COLUMN = "kNN agreement"
 
 
 @dataclass(frozen=True)
@@ -209,9 +212,10 @@ class TrendPoint:
 class FlaggedTable:
     """The flagged rows as embedded in the page: one list per row, in :attr:`columns` order.
 
-    ``columns`` are :data:`FIXED_COLUMNS` followed by the row's own fields (``fields``). ``total`` is the
-    number of flagged rows of the run; ``len(rows)`` can be smaller when the report caps it.
-    ``cut_cells`` counts the values shortened to the report's per-cell limit.
+    ``columns`` are :data:`FIXED_COLUMNS`, then :data:`KNN_COLUMN` when ``knn`` (the run stored the neighbours'
+    agreement), then the row's own fields (``fields``). ``total`` is the number of flagged rows of the run;
+    ``len(rows)`` can be smaller when the report caps it. ``cut_cells`` counts the values shortened to the
+    report's per-cell limit.
     """
 
     fields: list[str]
@@ -219,16 +223,23 @@ class FlaggedTable:
     total: int
     cut_cells: int = 0
     field_formats: list[ColumnFormat] = field(default_factory=list)
+    knn: bool = False
+
+    @property
+    def fixed_count(self) -> int:
+        """Columns before the row's own fields."""
+        return len(FIXED_COLUMNS) + self.knn
 
     @property
     def columns(self) -> list[str]:
-        return [*FIXED_COLUMNS, *self.fields]
+        return [*FIXED_COLUMNS, *([KNN_COLUMN] if self.knn else []), *self.fields]
 
     @property
     def formats(self) -> list[ColumnFormat]:
         """One format per column of :attr:`columns` (fields without a computed format show as text)."""
         own = self.field_formats + [ColumnFormat("text")] * (len(self.fields) - len(self.field_formats))
-        return [*FIXED_FORMATS, *own]
+        knn = [ColumnFormat("float", MAX_FLOAT_DIGITS)] if self.knn else []
+        return [*FIXED_FORMATS, *knn, *own]
 
     @property
     def capped(self) -> bool:
@@ -268,6 +279,7 @@ class RunView:
     labelers: LabelersSection | None = None  # annotators and review precision (labelers_section.py)
     sequences: SequenceSection | None = None  # multi-label / token issue details (sequence_section.py)
     data_issues: DataIssuesSection | None = None  # duplicates, outliers, leakage, drift (data_issues_section.py)
+    models: ModelsSection | None = None  # auto's candidates and the neighbours' second opinion (models_section.py)
 
     @property
     def outcome(self) -> str:
