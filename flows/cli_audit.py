@@ -109,6 +109,19 @@ def score(
     reports: ReportsOption = None,
     expectations: ExpectationsOption = None,
     verbose: VerboseOption = False,
+    engine: Annotated[
+        str, typer.Option(help="local: one file on this machine | dask: a Parquet dataset on a Dask cluster")
+    ] = "local",
+    workers: Annotated[int, typer.Option(help="--engine dask: worker processes of a local cluster", min=1)] = 2,
+    address: Annotated[
+        str | None, typer.Option(help="--engine dask: an existing scheduler, e.g. tcp://scheduler:8786")
+    ] = None,
+    results: Annotated[
+        str | None, typer.Option(help="--engine dask: per-row Parquet results to (default: beside the report)")
+    ] = None,
+    partition_rows: Annotated[
+        int, typer.Option("--partition-rows", help="--engine dask: rows per partition (a worker's memory)", min=1)
+    ] = 1 << 20,
 ) -> None:
     """Score probabilities from your own model out of core (any number of rows), publish the report, gate.
 
@@ -116,9 +129,19 @@ def score(
     score, and states "out-of-core" in the report. Exit status: 0 accepted, 1 rejected by the quality gate,
     2 bad input, 3 database locked.
 
+    With --engine dask the source may be a Parquet dataset (a folder, a glob or an fsspec URL), scored exactly on
+    a Dask cluster (--workers N local processes, or --address of a scheduler); every row's result is written as
+    Parquet beside the report, and DuckDB keeps the flagged rows and a view rows_<run id> over all of them.
+
     Example: labelaudit score model_probs.parquet --dataset products --id-column sku
     """
     settings = settings_for(database=db, reports_dir=reports, expectations_dir=expectations)
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter(f"--engine must be local or dask, not {engine!r}", param_hint="--engine")
+    if engine == "dask":
+        options = {"workers": workers, "address": address, "results": results, "partition_rows": partition_rows}
+        _score_on_dask(settings, probabilities, dataset, id_column, label_column, run_id, verbose, as_json, options)
+        return
 
     def quick_checks() -> Any:
         from labelaudit.inputs.preflight import check_score_inputs
@@ -136,6 +159,43 @@ def score(
             run_id=run_id,
             **settings.locations(),
             memory_budget=memory_budget,
+            return_state=True,
+        )
+
+    run_flow(settings, run_id, verbose, as_json, (quick_checks, lambda bundle: None), run)
+
+
+def _score_on_dask(
+    settings: Any,
+    source: str,
+    dataset: str,
+    id_column: str | None,
+    label_column: str | None,
+    run_id: str | None,
+    verbose: bool,
+    as_json: bool,
+    options: dict[str, Any],
+) -> None:
+    """``labelaudit score --engine dask``: the score-distributed flow, which opens and closes the cluster."""
+
+    def quick_checks() -> Any:
+        from labelaudit.inputs.preflight import check_score_inputs, load_bundle
+
+        if "://" in source or any(c in source for c in "*?["):
+            return load_bundle(settings, dataset)  # a URL or a glob: its files are listed by the ingest stage
+        return check_score_inputs(settings, dataset, source)
+
+    def run(run_id: str) -> Any:
+        from labelaudit.flows.score_distributed import score_distributed_flow
+
+        return lambda: score_distributed_flow(
+            dataset=dataset,
+            source=source,
+            id_column=id_column,
+            label_column=label_column,
+            run_id=run_id,
+            **settings.locations(),
+            **options,
             return_state=True,
         )
 

@@ -383,6 +383,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (import_id, row_id, issue_type)
     );
     """,
+    # 8: issue 13, `labelaudit score --engine dask`: which engine scored the run and on how many workers, and
+    # where its per-row Parquet results are (scoring_path 'distributed'; scores then holds the flagged rows
+    # only, and the view rows_<run id> reads every row: labelaudit.pipeline.streamed_distributed).
+    """
+    ALTER TABLE run_metrics ADD COLUMN engine VARCHAR;     -- local | dask; NULL for runs before this column
+    ALTER TABLE run_metrics ADD COLUMN workers INTEGER;    -- Dask workers when the run was scored
+    ALTER TABLE run_metrics ADD COLUMN rows_url VARCHAR;   -- <results>/rows: per-row Parquet files and _SUCCESS
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
