@@ -176,9 +176,44 @@ def load_labelers_section(
 ) -> LabelersSection | None:
     """The section's view model for ``run_id``; None when the run has no annotations and the dataset no
     verdicts (the report then shows no section)."""
-    from labelaudit.review.feedback import dataset_verdicts, review_stats
+    from labelaudit.review.feedback import dataset_verdicts
 
-    annotators = [
+    annotators = _annotator_rows(con, run_id)
+    verdicts = dataset_verdicts(con, dataset)
+    if not annotators and verdicts.empty:
+        return None
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT consensus_is_majority) FROM item_consensus WHERE run_id = ?",
+        [run_id],
+    ).fetchall()[0]
+    option = ((params or {}).get("thresholds") or {}).get("flag_cutoff_from_reviews") or {}
+    target = float(option.get("target_precision", 0.9))
+    stats = _review_stats(verdicts, dataset, option, target)
+    cut = stats.cutoff
+    return LabelersSection(
+        items=int(counts[0]),
+        consensus_differs=int(counts[1]),
+        annotators=annotators,
+        confusions=_confusion_rows(con, run_id),
+        routing=_route_rows(con, run_id),
+        chart=quality_chart(annotators),
+        n_verdicts=stats.n_verdicts,
+        bands=[
+            BandRow(**{k: _none(v) for k, v in row.items()})
+            for row in stats.bands.to_dict("records")
+            if row["n_reviewed"] > 0
+        ],
+        reviewed_runs=_reviewed_runs(stats, run_id),
+        target_precision=target,
+        cutoff=cut.cutoff,
+        cutoff_precision=cut.precision,
+        cutoff_flags=cut.n_flagged,
+        cutoff_reason=cut.reason,
+    )
+
+
+def _annotator_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[AnnotatorRow]:
+    return [
         AnnotatorRow(
             r["annotator_id"],
             int(r["rank"]),
@@ -191,10 +226,10 @@ def load_labelers_section(
         )
         for r in _rows(con, "SELECT * FROM labeler_profiles WHERE run_id = ? ORDER BY rank", [run_id])
     ]
-    verdicts = dataset_verdicts(con, dataset)
-    if not annotators and verdicts.empty:
-        return None
-    confusions = [
+
+
+def _confusion_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[ConfusionRow]:
+    return [
         ConfusionRow(r["annotator_id"], r["given_label"], r["consensus_label"], int(r["count"]), r["rate"])
         for r in _rows(
             con,
@@ -202,7 +237,10 @@ def load_labelers_section(
             [run_id, TOP_CONFUSIONS],
         )
     ]
-    routing = [
+
+
+def _route_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[RouteRow]:
+    return [
         RouteRow(r["label"], int(r["rank"]), r["annotator_id"], r["score"], int(r["volume"]))
         for r in _rows(
             con,
@@ -210,25 +248,23 @@ def load_labelers_section(
             [run_id, ROUTES_PER_CLASS],
         )
     ]
-    counts = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE NOT consensus_is_majority) FROM item_consensus WHERE run_id = ?",
-        [run_id],
-    ).fetchall()[0]
-    option = ((params or {}).get("thresholds") or {}).get("flag_cutoff_from_reviews") or {}
-    target = float(option.get("target_precision", 0.9))
-    stats = review_stats(
+
+
+def _review_stats(verdicts: Any, dataset: str, option: dict[str, Any], target: float) -> Any:
+    """The review loop's figures with the run's own ``flag_cutoff_from_reviews`` settings (defaults as the gate's)."""
+    from labelaudit.review.feedback import review_stats
+
+    return review_stats(
         verdicts,
         dataset,
         target=target,
         min_verdicts=int(option.get("min_verdicts", 20)),
         min_flagged=int(option.get("min_flagged", 10)),
     )
-    bands = [
-        BandRow(**{k: _none(v) for k, v in row.items()})
-        for row in stats.bands.to_dict("records")
-        if row["n_reviewed"] > 0
-    ]
-    reviewed = [
+
+
+def _reviewed_runs(stats: Any, run_id: str) -> list[ReviewedRun]:
+    return [
         ReviewedRun(
             str(r["run_id"]),
             _none(r["run_started_at"]),
@@ -241,20 +277,3 @@ def load_labelers_section(
         )
         for r in stats.over_time.to_dict("records")
     ]
-    cut = stats.cutoff
-    return LabelersSection(
-        items=int(counts[0]),
-        consensus_differs=int(counts[1]),
-        annotators=annotators,
-        confusions=confusions,
-        routing=routing,
-        chart=quality_chart(annotators),
-        n_verdicts=stats.n_verdicts,
-        bands=bands,
-        reviewed_runs=reviewed,
-        target_precision=target,
-        cutoff=cut.cutoff,
-        cutoff_precision=cut.precision,
-        cutoff_flags=cut.n_flagged,
-        cutoff_reason=cut.reason,
-    )
