@@ -34,7 +34,9 @@ def run_summary(store: AuditStore, run_id: str) -> dict[str, Any]:
         "oof_accuracy": _float(m.get("oof_accuracy")),
         "method": m.get("method"),
         "tie_rule": m.get("tie_rule"),
-        "scoring_path": m.get("scoring_path"),  # in-memory | out-of-core
+        "scoring_path": m.get("scoring_path"),  # in-memory | out-of-core | distributed
+        "engine": m.get("engine"),  # dask when scored with --engine dask, else None
+        "workers": _int(m.get("workers")) if m.get("engine") else None,  # NULL (NaN) on other runs
         "gate": {
             "passed": None if gate.empty else bool(gate["passed"].all()),
             "thresholds": [

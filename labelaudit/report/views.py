@@ -147,6 +147,8 @@ class MetricsView:
     method: str
     tie_rule: str | None
     scoring_path: str | None
+    engine: str | None = None  # labelaudit score --engine dask: dask (NULL before migration 8)
+    workers: int | None = None
 
 
 @dataclass(frozen=True)

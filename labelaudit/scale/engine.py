@@ -202,12 +202,23 @@ def _write_item(item, ctx, staging):
     return results.write_partition(part, ctx, flagged, staging)
 
 
-def _remove(url: str) -> None:
+def _remove(url: str, attempts: int = 5) -> None:
+    """Remove a spill or staging folder. After a failed pass, tasks already running on other workers may still
+    write into it for a moment (cancelling does not stop them), so retry; if files keep appearing, leave it (a
+    per-run token names it, nothing reads it, the next commit removes leftover staging) rather than hide the
+    pass's own error behind this one."""
+    import time
+
     import fsspec.core
 
     fs, path = fsspec.core.url_to_fs(url)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
+    for attempt in range(attempts):
+        try:
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
+            return
+        except OSError:
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _plan(ctx, label_counts, calibrated, positive, off_diagonal, spec):

@@ -103,7 +103,9 @@ def test_the_report_says_which_engine_ran(scored) -> None:
     stages = query(project.database, "SELECT stage, message FROM run_stages WHERE run_id = ?", [dask["run_id"]])
     score = stages.set_index("stage").loc["score", "message"]
     assert "dask, 2 workers" in score
-    assert dask["scoring_path"] == "distributed"
+    assert (dask["scoring_path"], dask["engine"], dask["workers"]) == ("distributed", "dask", 2)
+    page = Path(dask["report"].removeprefix("file://")).read_text()
+    assert 'data-metric="engine">dask</span>, <span data-metric="workers">2</span> workers' in page
 
 
 def test_a_bad_partition_exits_2_naming_file_and_rows(tmp_path: Path) -> None:
