@@ -42,6 +42,10 @@ SKIPPED: dict[str, str] = {
     ),
     r"^labelaudit server stop\b": "stops the server of `labelaudit server start`, which is not started here",
     r"^labelaudit serve\b": "serves the deployments until stopped (long-lived); tests/infra run `serve`",
+    r"^labelaudit score .*--address tcp://scheduler": (
+        "needs a bucket and a Dask scheduler of the reader's; tests/scale/test_cli.py runs --address against a "
+        "cluster it starts"
+    ),
 }
 
 #: Exit statuses the README states in its prose (every other command: 0). Each with the README's own words,

@@ -66,4 +66,8 @@ def write_user_files(folder: Path) -> pd.DataFrame:
     probs.to_parquet(folder / "my_model_probs.parquet", index=False)
     probs.insert(1, "category", batch["category"])
     probs.to_parquet(folder / "model_probs.parquet", index=False)
+    (folder / "probs_dir").mkdir(exist_ok=True)  # the same rows as a Parquet dataset of two files (--engine dask)
+    half = len(probs) // 2
+    probs.iloc[:half].to_parquet(folder / "probs_dir" / "part-0.parquet", index=False)
+    probs.iloc[half:].to_parquet(folder / "probs_dir" / "part-1.parquet", index=False)
     return batch
