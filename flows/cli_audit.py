@@ -141,21 +141,35 @@ def score(
     if engine == "dask":
         options = {"workers": workers, "address": address, "results": results, "partition_rows": partition_rows}
         _score_on_dask(settings, probabilities, dataset, id_column, label_column, run_id, verbose, as_json, options)
-        return
+    else:
+        columns = {"id_column": id_column, "label_column": label_column}
+        _score_locally(settings, probabilities, dataset, columns, memory_budget, run_id, verbose, as_json)
+
+
+def _score_locally(
+    settings: Any,
+    source: str,
+    dataset: str,
+    columns: dict[str, str | None],
+    memory_budget: str | None,
+    run_id: str | None,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """One Parquet file or DuckDB table streamed on this machine (the ``score_probabilities`` flow)."""
 
     def quick_checks() -> Any:
         from labelaudit.inputs.preflight import check_score_inputs
 
-        return check_score_inputs(settings, dataset, probabilities)
+        return check_score_inputs(settings, dataset, source)
 
     def run(run_id: str) -> Any:
         from labelaudit.flows.score_probabilities import score_probabilities
 
         return lambda: score_probabilities(
             dataset=dataset,
-            source=probabilities,
-            id_column=id_column,
-            label_column=label_column,
+            source=source,
+            **columns,
             run_id=run_id,
             **settings.locations(),
             memory_budget=memory_budget,
