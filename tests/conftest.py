@@ -9,6 +9,7 @@ none is left behind. Tests of the embedded path itself (``tests/embedded``) remo
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -20,7 +21,9 @@ from labelaudit.flows.prefect_api import TemporaryPrefectServer, use_api_url
 
 REPO = Path(__file__).resolve().parents[1]
 
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="labelaudit-prefect-"))
+if "PREFECT_HOME" not in os.environ:  # the session's own Prefect home (~10 MB of database): gone at exit
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="labelaudit-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
