@@ -15,20 +15,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labelaudit.flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
+from labelaudit.flows.outcome import failures_recorded, judge_and_publish, verdict_state
 from labelaudit.flows.runners import task_submitter
 from labelaudit.tasks.data_issues import find_issues
 from labelaudit.tasks.fit import fit_one_fold, load_probabilities, plan_fit, store_fit
 from labelaudit.tasks.ingest import ingest, validate_schema
 from labelaudit.tasks.labelers import prepare_labels, profile_labelers
-from labelaudit.tasks.publish import publish_report
-from labelaudit.tasks.runs import finish_run, start_run
-from labelaudit.tasks.score import quality_gate, score_labels
-from prefect import flow, get_run_logger
+from labelaudit.tasks.runs import start_run
+from labelaudit.tasks.score import score_labels
+from prefect import flow
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from labelaudit.errors import LabelAuditError
 from labelaudit.inputs.preflight import load_bundle
 from labelaudit.inputs.readers import ReadOptions
 from labelaudit.project_config import TaskRunnerConfig
@@ -78,7 +76,6 @@ def audit(
         delimiter: Delimiter of a .csv/.txt source (e.g. ";"); default: detected from the file (.tsv: tab).
         encoding: Text encoding of a .csv/.tsv source (e.g. "cp1252"); default UTF-8 (a BOM is accepted).
     """
-    logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
     store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)
     bundle = load_bundle(settings, dataset, folds=folds, model=model, thresholds=thresholds)
@@ -87,36 +84,24 @@ def audit(
     staging = Path(tempfile.mkdtemp(prefix="labelaudit-"))
     docs_dir = staging / "gx" if data_docs else None
     try:
-        # -- ingest and schema -------------------------------------------------------------------------------
-        batch = ingest(store, run_id, source, bundle, ReadOptions(delimiter=delimiter, encoding=encoding))
-        validate_schema(store, run_id, batch, bundle, docs_dir)
-        # -- the labels to fit: majority vote of the annotations, confirmed review corrections -----------------
-        label_inputs = prepare_labels(store, run_id, batch, bundle, annotations)
-        batch, bundle = label_inputs.batch, label_inputs.bundle
-        # -- out-of-fold probabilities ---------------------------------------------------------------------------
-        inputs = plan_fit(store, run_id, batch, bundle, probabilities is not None)
-        probs, metrics = _out_of_fold(store, run_id, batch, bundle, inputs, probabilities, task_runner)
-        # -- confident learning (per row, tag or token, as the label kind scores) and the gate -------------------
-        oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
-        scored = score_labels(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
-        profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
-        # -- duplicates, leakage, near duplicates, outliers, drift, imbalance (read by the gate) ------------------
-        find_issues(store, run_id, batch, inputs, probs, bundle)
-        verdict = quality_gate(store, run_id, scored, bundle)
-        # -- store the verdict, publish the report (which states it), then end in the verdict's state -------------
-        status = "completed" if verdict.passed else "rejected"
-        finish_run(store, run_id, status, verdict.verdict, verdict.message())
-        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
-        create_artifacts(store, run_id, published.url)
-    except LabelAuditError as exc:
-        logger.error("run %s failed: %s", run_id, exc)
-        failed_report = publish_failure_report(store, run_id, settings, docs_dir)
-        create_artifacts(store, run_id, failed_report.url if failed_report else None)
-        fail_unfinished(store, run_id, exc)
-        raise
-    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or an error no stage recorded
-        fail_unfinished(store, run_id, exc)
-        raise
+        with failures_recorded(store, run_id, settings, docs_dir):
+            # -- ingest and schema -------------------------------------------------------------------------------
+            batch = ingest(store, run_id, source, bundle, ReadOptions(delimiter=delimiter, encoding=encoding))
+            validate_schema(store, run_id, batch, bundle, docs_dir)
+            # -- the labels to fit: majority vote of the annotations, confirmed review corrections -----------------
+            label_inputs = prepare_labels(store, run_id, batch, bundle, annotations)
+            batch, bundle = label_inputs.batch, label_inputs.bundle
+            # -- out-of-fold probabilities ---------------------------------------------------------------------------
+            inputs = plan_fit(store, run_id, batch, bundle, probabilities is not None)
+            probs, metrics = _out_of_fold(store, run_id, batch, bundle, inputs, probabilities, task_runner)
+            # -- confident learning (per row, tag or token, as the label kind scores) and the gate -------------------
+            oof_log_loss = float(metrics.loc[metrics["fold"].isna(), "log_loss"].iloc[0])
+            scored = score_labels(store, run_id, batch, inputs, probs, bundle, oof_log_loss)
+            profile_labelers(store, run_id, label_inputs, probs, inputs.classes)
+            # -- duplicates, leakage, near duplicates, outliers, drift, imbalance (read by the gate) ------------------
+            find_issues(store, run_id, batch, inputs, probs, bundle)
+            # -- the gate, the stored verdict, the report (which states it); then end in the verdict's state ----------
+            verdict, published = judge_and_publish(store, run_id, scored, bundle, settings, docs_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return verdict_state(run_id, verdict, published)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from labelaudit.tasks.artifacts import publish_artifacts
 from labelaudit.tasks.publish import publish_report
+from labelaudit.tasks.runs import finish_run
+from labelaudit.tasks.score import quality_gate
 from prefect import get_run_logger
 from prefect.states import Completed, Failed, State
 
@@ -49,3 +53,37 @@ def verdict_state(run_id: str, verdict: GateResult, published: Any) -> State:
     # Prefect logs the final state as Completed('<message>'): a link last in it would end in "')" in the UI.
     message = f"run {run_id}: {verdict.message()}; report {published.url or published.location} (open in a browser)"
     return Completed(message=message) if verdict.passed else Failed(message=message)
+
+
+def judge_and_publish(
+    store: AuditStore, run_id: str, scored: Any, bundle: Any, settings: Settings, docs_dir: Path | None = None
+) -> tuple[GateResult, Any]:
+    """The gate, the stored verdict, the report (which states it) and the artifacts: how every flow ends well."""
+    verdict = quality_gate(store, run_id, scored, bundle)
+    status = "completed" if verdict.passed else "rejected"
+    finish_run(store, run_id, status, verdict.verdict, verdict.message())
+    published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, docs_dir)
+    create_artifacts(store, run_id, published.url)
+    return verdict, published
+
+
+@contextmanager
+def failures_recorded(
+    store: AuditStore, run_id: str, settings: Settings, docs_dir: Path | None = None
+) -> Iterator[None]:
+    """Around a flow's stages: a failed run still gets its report and artifacts, and is never left ``running``.
+
+    A :class:`LabelAuditError` (a stage recorded it) publishes the failure report; anything else, an interrupt
+    included, only marks the run failed; either way the error goes on to end the flow run Failed.
+    """
+    try:
+        yield
+    except LabelAuditError as exc:
+        get_run_logger().error("run %s failed: %s", run_id, exc)
+        failed_report = publish_failure_report(store, run_id, settings, docs_dir)
+        create_artifacts(store, run_id, failed_report.url if failed_report else None)
+        fail_unfinished(store, run_id, exc)
+        raise
+    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or an error no stage recorded
+        fail_unfinished(store, run_id, exc)
+        raise

@@ -15,16 +15,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from labelaudit.flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
-from labelaudit.tasks.publish import publish_report
-from labelaudit.tasks.runs import finish_run, start_run
+from labelaudit.flows.outcome import failures_recorded, judge_and_publish, verdict_state
+from labelaudit.tasks.runs import start_run
 from labelaudit.tasks.scale import check_footers, ingest_partitions, score_distributed
-from labelaudit.tasks.score import quality_gate
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from labelaudit.errors import LabelAuditError
 from labelaudit.inputs.preflight import load_bundle
 from labelaudit.scale.dask_engine import dask_executor
 from labelaudit.settings import Settings
@@ -78,7 +75,6 @@ def score_distributed_flow(
         partition_rows: Rows per partition (whole row groups); a worker's memory is about
             partition_rows x (3 K s + 120) bytes (docs/operations.md).
     """
-    logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
     store = AuditStore(settings.database, lock_timeout=settings.lock_timeout)
     bundle = load_bundle(settings, dataset, thresholds=thresholds)
@@ -99,23 +95,10 @@ def score_distributed_flow(
     }
     run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
     where = results_location(settings.reports_dir, dataset, run_id, results)
-    try:
+    with failures_recorded(store, run_id, settings):
         table = ingest_partitions(store, run_id, source, bundle, id_column, label_column, partition_rows)
         check_footers(store, run_id, table)
         with dask_executor(address, workers=workers) as executor:
             scored = score_distributed(store, run_id, table, bundle, executor, where, f"{where}/_work")
-        verdict = quality_gate(store, run_id, scored, bundle)
-        status = "completed" if verdict.passed else "rejected"
-        finish_run(store, run_id, status, verdict.verdict, verdict.message())
-        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, None)
-        create_artifacts(store, run_id, published.url)
-    except LabelAuditError as exc:
-        logger.error("run %s failed: %s", run_id, exc)
-        failed_report = publish_failure_report(store, run_id, settings)
-        create_artifacts(store, run_id, failed_report.url if failed_report else None)
-        fail_unfinished(store, run_id, exc)
-        raise
-    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or an error no stage recorded
-        fail_unfinished(store, run_id, exc)
-        raise
+        verdict, published = judge_and_publish(store, run_id, scored, bundle, settings)
     return verdict_state(run_id, verdict, published)

@@ -14,16 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labelaudit.flows.outcome import create_artifacts, fail_unfinished, publish_failure_report, verdict_state
+from labelaudit.flows.outcome import failures_recorded, judge_and_publish, verdict_state
 from labelaudit.tasks.outofcore import check_probabilities, ingest_metadata, score_out_of_core
-from labelaudit.tasks.publish import publish_report
-from labelaudit.tasks.runs import finish_run, start_run
-from labelaudit.tasks.score import quality_gate
-from prefect import flow, get_run_logger
+from labelaudit.tasks.runs import start_run
+from prefect import flow
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from labelaudit.errors import LabelAuditError
 from labelaudit.inputs.preflight import load_bundle
 from labelaudit.pipeline.probability_table import duckdb_memory_limit
 from labelaudit.settings import Settings, parse_bytes
@@ -65,7 +62,6 @@ def score_probabilities(
         workdir: Folder for temporary files (per-row results before they are stored, a spill of 4-8 bytes per
             row); default the system's temporary folder. Needs about 25 bytes per row free.
     """
-    logger = get_run_logger()
     settings = Settings().with_overrides(database=database, reports_dir=reports, expectations_dir=expectations)
     budget = parse_bytes(memory_budget) if memory_budget is not None else settings.memory_budget
     store = AuditStore(settings.database, lock_timeout=settings.lock_timeout, memory_limit=duckdb_memory_limit(budget))
@@ -85,23 +81,11 @@ def score_probabilities(
     run_id = start_run(store, dataset, source, params, run_id, flow_run.get_id())
     staging = Path(tempfile.mkdtemp(prefix="labelaudit-score-", dir=workdir))
     try:
-        table = ingest_metadata(store, run_id, source, bundle, id_column, label_column, budget)
-        checks = check_probabilities(store, run_id, table, staging)
-        scored = score_out_of_core(store, run_id, table, checks, bundle, staging)
-        verdict = quality_gate(store, run_id, scored, bundle)
-        status = "completed" if verdict.passed else "rejected"
-        finish_run(store, run_id, status, verdict.verdict, verdict.message())
-        published = publish_report(store, run_id, settings.reports_dir, settings.report_base_url, None)
-        create_artifacts(store, run_id, published.url)
-    except LabelAuditError as exc:
-        logger.error("run %s failed: %s", run_id, exc)
-        failed_report = publish_failure_report(store, run_id, settings)
-        create_artifacts(store, run_id, failed_report.url if failed_report else None)
-        fail_unfinished(store, run_id, exc)
-        raise
-    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or an error no stage recorded
-        fail_unfinished(store, run_id, exc)
-        raise
+        with failures_recorded(store, run_id, settings):
+            table = ingest_metadata(store, run_id, source, bundle, id_column, label_column, budget)
+            checks = check_probabilities(store, run_id, table, staging)
+            scored = score_out_of_core(store, run_id, table, checks, bundle, staging)
+            verdict, published = judge_and_publish(store, run_id, scored, bundle, settings)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return verdict_state(run_id, verdict, published)
