@@ -6,6 +6,9 @@ rows from exactly these tables and inserts the new ones in one transaction, whic
 idempotent and a killed stage invisible.
 """
 
+# Over 400 lines on purpose: the migrations are an append-only history (a database at any version upgrades by
+# running the ones after it), so they stay in order in one list rather than spread over modules.
+
 from __future__ import annotations
 
 MIGRATIONS: list[str] = [
