@@ -82,6 +82,27 @@ class RunMetrics:
     flagged_by_cl_only: int | None = None
     flagged_by_neighbours_only: int | None = None
 
+    @classmethod
+    def from_summary(
+        cls, summary: Any, rows: int, classes: int, correct: int, *, log_loss: float | None, method: str, path: str
+    ) -> RunMetrics:
+        """The metrics of a streamed run from its confident-learning summary (the estimated error rate is the
+        off-diagonal mass of the estimated joint), ``correct`` rows predicted as given, out of ``rows``."""
+        error_rate = float(max(0.0, 1.0 - np.trace(np.asarray(summary.joint, dtype=np.float64))))
+        return cls(
+            rows=rows,
+            classes=classes,
+            flagged=summary.num_issues,
+            estimated_issues=error_rate * rows,
+            estimated_error_rate=error_rate,
+            flagged_rate=summary.num_issues / rows,
+            oof_accuracy=correct / rows,
+            oof_log_loss=log_loss,
+            method=method,
+            tie_rule=summary.tie_rule,
+            scoring_path=path,
+        )
+
     def frame(self) -> pd.DataFrame:
         """The one-row frame stored in ``run_metrics``."""
         return pd.DataFrame({name: [value] for name, value in asdict(self).items()})

@@ -160,22 +160,11 @@ def score_probability_file(
         summary, renormalised = _summarise(source, sink, workdir, filter_by, table)
         names = np.asarray(table.classes, dtype=object)
         given, flagged, correct = sink.counts
-        n = table.rows
-        joint = np.asarray(summary.joint, dtype=np.float64)
-        error_rate = float(max(0.0, 1.0 - np.trace(joint)))
-        metrics = RunMetrics(
-            rows=n,
-            classes=len(table.classes),
-            flagged=summary.num_issues,
-            estimated_issues=error_rate * n,
-            estimated_error_rate=error_rate,
-            flagged_rate=summary.num_issues / n,
-            oof_accuracy=int(correct.sum()) / n,
-            oof_log_loss=source.log_loss,
-            method=filter_by,
-            tie_rule=summary.tie_rule,
-            scoring_path="out-of-core",
-        )
+        n, joint = table.rows, np.asarray(summary.joint, dtype=np.float64)
+        metrics = RunMetrics.from_summary(
+            summary, n, len(table.classes), int(correct.sum()),
+            log_loss=source.log_loss, method=filter_by, path="out-of-core",
+        )  # fmt: skip
         scored = OutOfCoreScore(
             pd.DataFrame(columns=_EMPTY_SCORES),
             noise_matrix_frame(summary, names),

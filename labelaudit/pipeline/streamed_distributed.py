@@ -185,22 +185,10 @@ def _run(partitions, spec, executor):
 
 
 def _metrics(result, table: ProbabilityTable, filter_by: str, executor) -> pd.DataFrame:
-    summary, n = result.summary, table.rows
-    joint = np.asarray(summary.joint, dtype=np.float64)
-    error_rate = float(max(0.0, 1.0 - np.trace(joint)))
-    metrics = RunMetrics(
-        rows=n,
-        classes=len(table.classes),
-        flagged=summary.num_issues,
-        estimated_issues=error_rate * n,
-        estimated_error_rate=error_rate,
-        flagged_rate=summary.num_issues / n,
-        oof_accuracy=int(result.correct.sum()) / n,
-        oof_log_loss=result.log_loss,
-        method=filter_by,
-        tie_rule=summary.tie_rule,
-        scoring_path="distributed",
-    )
+    metrics = RunMetrics.from_summary(
+        result.summary, table.rows, len(table.classes), int(result.correct.sum()),
+        log_loss=result.log_loss, method=filter_by, path="distributed",
+    )  # fmt: skip
     return metrics.frame().assign(engine=executor.name, workers=executor.workers, rows_url=result.rows_url)
 
 
