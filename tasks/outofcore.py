@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from labelaudit.tasks.policy import RETRY_DELAYS, retry_infrastructure_errors
 from prefect import get_run_logger, task
@@ -109,16 +110,22 @@ def score_out_of_core(
     prepare_streamed_fit(store, run_id, checks.label_counts)
     started = time.monotonic()
     scored = score_probability_file(store, run_id, table, bundle, workdir=workdir, progress=_progress_logger())
+    log_scored(logger, scored, started)
+    return scored
+
+
+def log_scored(logger: Any, scored: OutOfCoreScore, started: float, where: str | None = None) -> None:
+    """The score task's log lines, whatever engine scored: the renormalisation warning, then one summary line."""
     if scored.renormalised_warning:
         logger.warning("%s", scored.renormalised_warning)
     m = scored.run_metrics.iloc[0]
     logger.info(
-        "%d of %d rows flagged (%s, ties: %s); estimated label-error rate %.2f%%; %.1f s",
+        "%d of %d rows flagged (%s, ties: %s); estimated label-error rate %.2f%%; %.1f s%s",
         m["flagged"],
         m["rows"],
         m["method"],
         m["tie_rule"],
         100 * m["estimated_error_rate"],
         time.monotonic() - started,
+        f"; rows in {where}" if where else "",
     )
-    return scored

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from labelaudit.tasks.outofcore import log_scored
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -73,17 +74,5 @@ def score_distributed(
     started = time.monotonic()
     logger.info("scoring %d partitions on %s (%d workers)", len(source.partitions), executor.name, executor.workers)
     scored = score_dataset(store, run_id, source, bundle, executor, results_url=results_url, work_url=work_url)
-    if scored.renormalised_warning:
-        logger.warning("%s", scored.renormalised_warning)
-    m = scored.run_metrics.iloc[0]
-    logger.info(
-        "%d of %d rows flagged (%s, ties: %s); estimated label-error rate %.2f%%; %.1f s; rows in %s",
-        m["flagged"],
-        m["rows"],
-        m["method"],
-        m["tie_rule"],
-        100 * m["estimated_error_rate"],
-        time.monotonic() - started,
-        m["rows_url"],
-    )
+    log_scored(logger, scored, started, where=scored.run_metrics.iloc[0]["rows_url"])
     return scored
