@@ -1,15 +1,20 @@
 """The executor on a Dask cluster: a local one (``workers=N``) or an existing scheduler (``address=``).
 
 Each pass is one ``Client.map`` over the partitions; results are consumed as they complete and released at once,
-so the driver holds one partial at a time plus the merged state (O(K^2 + issues)). Tasks are pure functions of
+so the driver holds one partial at a time plus the merged state (O(K^2 + issues)). A pass whose partials are
+large (the selection: O(issues) each) is reduced on the workers instead: two finished partials are combined by a
+task on the cluster as soon as both exist, a tree whose depth is log2(partitions), so merging runs in parallel
+and only the final result crosses to the driver. Tasks are pure functions of
 (partition, context) whose only side effects are files they overwrite whole (spill, staging), so when a worker
 dies Dask reruns its tasks elsewhere and the result is the same; after ``allowed-failures`` deaths of one task
 the pass stops with :class:`ScaleEngineError` and nothing is committed (never a wrong result).
 
 Memory per worker (one thread each): about ``R x (3 K s + 120)`` bytes for a partition of ``R`` rows, ``K``
 classes and ``s``-byte probabilities (Arrow columns, the numpy matrix, the margins of pass 2, the result table
-of pass 4), plus, while a class threshold is computed, ``N_k x s`` for the largest class (its self-confidences
-in row order), and ``N / B x 16`` bytes for one id bucket. Choose ``partition_rows`` from the worker's memory.
+of pass 4); plus, while a class threshold is computed, ``N_k x s`` for the largest class (its self-confidences
+in row order); ``N / B x 16`` bytes for one id bucket; and, on the task that combines the last two selection
+partials, about ``3 x (8 + s) x F`` bytes for ``F`` flagged rows (both halves and their merge). Choose
+``partition_rows`` from the worker's memory.
 """
 
 from __future__ import annotations
@@ -46,27 +51,70 @@ class DaskExecutor:
     def workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
+    def _submit_map(self, fn: Callable, items: list, args: tuple) -> list:
+        return self.client.map(_call, items, fn=fn, args=args, pure=False, retries=self.retries)
+
+    @staticmethod
+    def _result(future, fn: Callable):
+        from distributed.scheduler import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            raise ScaleEngineError(
+                f"pass {fn.__name__} stopped: {exc} (out of memory? use smaller partitions); nothing was committed"
+            ) from exc
+
     def imap(self, fn: Callable, items: Iterable, *args) -> Iterator:
         from distributed import as_completed
-        from distributed.scheduler import KilledWorker
 
         items = list(items)
         if not items:
             return
-        futures = self.client.map(_call, items, fn=fn, args=args, pure=False, retries=self.retries)
+        futures = self._submit_map(fn, items, args)
         try:
             for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except KilledWorker as exc:
-                    raise ScaleEngineError(
-                        f"pass {fn.__name__} stopped: {exc} (out of memory? use smaller partitions); "
-                        "nothing was committed"
-                    ) from exc
+                result = self._result(future, fn)
                 future.release()
                 yield result
         finally:
             self.client.cancel(futures)
+
+    def reduce(self, fn: Callable, items: Iterable, combine: Callable, *args):
+        """``combine`` over ``fn(item, *args)`` for every item, as a tree on the workers; None if no items.
+
+        `combine` must be associative and order-independent: pairs are combined in the order they finish.
+        """
+        from distributed import as_completed
+
+        items = list(items)
+        if not items:
+            return None
+        # no list of every future: a future the client still holds keeps its data on the workers, and every
+        # partial of the pass would stay in memory until the end (seen: 8.5 GB on one worker at 1e8 rows)
+        finished = as_completed(self._submit_map(fn, items, args))
+        waiting = None
+        try:
+            for future in finished:
+                if future.status == "error":
+                    self._result(future, fn)  # raises the task's error now, not after the whole tree
+                if waiting is None:
+                    waiting = future
+                    continue
+                finished.add(
+                    self.client.submit(  # before the remaining map tasks: finished partials do not pile up
+                        _pair, waiting, future, combine, args, pure=False, retries=self.retries, priority=1
+                    )
+                )
+                waiting = future = None
+            return self._result(waiting, fn)
+        except BaseException:
+            self.client.cancel([*finished.futures, *([waiting] if waiting is not None else [])])
+            raise
+
+
+def _pair(first, second, combine: Callable, args: tuple):
+    return combine(first, second, *args)
 
 
 @contextlib.contextmanager

@@ -3,8 +3,11 @@
 The driver holds O(K^2 + issues): label counts, the joint, the selection buffers (at most the rows each cell
 flags) and the flagged rows; never a per-row array. Partials are merged as they arrive (any order), so it never
 holds every partition's partial either. The executor is anything with ``imap(fn, items, *args)`` yielding
-results in any order: :class:`LocalExecutor` (a loop, for tests and notebooks) or
-:class:`labelaudit.scale.dask_engine.DaskExecutor`.
+results in any order, and ``reduce(fn, items, combine, *args)`` folding the results with an associative,
+order-independent ``combine(a, b, *args)``: :class:`LocalExecutor` (a loop, for tests and notebooks) or
+:class:`labelaudit.scale.dask_engine.DaskExecutor`, which combines on the workers as a tree. The selection pass
+reduces that way: its partials are O(issues) each, and folding 50 of them one by one on the driver took most of
+a 1e8-row run (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ class LocalExecutor:
     def imap(self, fn: Callable, items: Iterable, *args) -> Iterator:
         for item in items:
             yield fn(item, *args)
+
+    def reduce(self, fn: Callable, items: Iterable, combine: Callable, *args):
+        """``combine`` over ``fn(item, *args)`` for every item, left to right; None when there are no items."""
+        merged = None
+        for result in self.imap(fn, items, *args):
+            merged = result if merged is None else combine(merged, result, *args)
+        return merged
 
 
 @dataclass(frozen=True)
@@ -149,11 +159,6 @@ def _joint(partitions, ctx, executor):
     return np.asfortranarray(counts), positive.reshape(k, k), off_diagonal
 
 
-def _merge_buffers(into: dict, new: dict, wanted: np.ndarray) -> None:
-    for cell, pair in new.items():
-        into[cell] = passes.merge_top(into[cell], pair, int(wanted[cell])) if cell in into else pair
-
-
 def _rows_of(buffers: dict) -> np.ndarray:
     if not buffers:
         return np.empty(0, dtype=np.int64)
@@ -163,21 +168,14 @@ def _rows_of(buffers: dict) -> np.ndarray:
 def _select(partitions, ctx, executor) -> np.ndarray:
     if ctx.filter_by in ("confident_learning", "predicted_neq_given"):
         return np.empty(0, dtype=np.int64)
-    noise, by_class = {}, {}
-    ranking = (np.empty(0, np.int64), np.empty(0))
-    for partial in executor.imap(passes.select_partition, partitions, ctx):
-        if partial.ranking is not None:
-            ranking = passes.merge_top(ranking, partial.ranking, ctx.ranking_count, largest=False)
-            continue
-        _merge_buffers(noise, partial.noise, ctx.plan.noise_wanted)
-        _merge_buffers(by_class, partial.by_class, ctx.plan.class_wanted)
+    merged = executor.reduce(passes.select_partition, partitions, passes.merge_selections, ctx)
     if ctx.filter_by in passes.RANKING:
-        return np.sort(ranking[0])
+        return np.sort(merged.ranking[0])
     if ctx.filter_by == "prune_by_noise_rate":
-        return _rows_of(noise)
+        return _rows_of(merged.noise)
     if ctx.filter_by == "prune_by_class":
-        return _rows_of(by_class)
-    return np.intersect1d(_rows_of(noise), _rows_of(by_class), assume_unique=True)
+        return _rows_of(merged.by_class)
+    return np.intersect1d(_rows_of(merged.noise), _rows_of(merged.by_class), assume_unique=True)
 
 
 def _write(partitions, ctx, flagged, staging, executor):

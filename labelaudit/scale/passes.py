@@ -9,8 +9,9 @@ bits of :func:`labelaudit.cl.filter.confident_learning_summary` on data that fit
 2. :func:`joint_partition`: confident-joint counts, positive-margin counts per cell, and the number of rows
    off the diagonal that the final un-flagging keeps flagged (the ranking methods' global count); sums.
 3. :func:`select_partition`: per cell (noise rate), per class (prune by class) or globally (ranking methods) the
-   partition's best candidates, at most the number the cell flags; merged by :func:`merge_top`, which orders by
-   key, then row (the tie rule), so the union of partitions' buffers gives the in-memory selection.
+   partition's best candidates, at most the number the cell flags; two partials are merged by
+   :func:`merge_selections` (per cell :func:`merge_top`, which orders by key, then row: the tie rule), so any
+   tree of merges over the partitions gives the in-memory selection.
 4. :func:`write_partition` (in :mod:`labelaudit.scale.results`): the per-row results, written by the worker.
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "count_partition",
     "joint_partition",
     "load",
+    "merge_selections",
     "merge_top",
     "select_partition",
 ]
@@ -173,14 +175,22 @@ def joint_partition(part: Partition, ctx: Context) -> JointPartial:
 def merge_top(current, new, wanted: int, *, largest: bool = True):
     """The best `wanted` of two ``(rows, keys)`` buffers: larger (or smaller) key first, then lower row.
 
-    Order-independent: the same pairs give the same selection whichever buffer came first.
+    Each buffer is in increasing row order (as every pass-3 buffer is), and so is the result: then the tie rule
+    is "lowest position", which :func:`kernels.largest` applies in O(n) (``np.partition``), and putting two
+    row-ordered buffers in row order is one merge of two sorted runs (a stable sort), not an O(n log n) sort by
+    key. Order-independent: the same pairs give the same selection whichever buffer came first.
     """
+    if len(current[0]) and len(new[0]) and new[0][-1] < current[0][0]:
+        current, new = new, current
     rows = np.concatenate((current[0], new[0]))
     keys = np.concatenate((current[1], new[1]))
+    if len(current[0]) and len(new[0]) and new[0][0] < current[0][-1]:  # interleaved row ranges
+        order = np.argsort(rows, kind="stable")
+        rows, keys = rows[order], keys[order]
     if len(rows) <= wanted:
         return rows, keys
-    order = np.lexsort((rows, -keys if largest else keys))[:wanted]
-    return rows[order], keys[order]
+    pick = kernels.largest(keys, wanted) if largest else kernels.smallest(keys, wanted)
+    return rows[pick], keys[pick]
 
 
 @dataclass(frozen=True)
@@ -213,3 +223,22 @@ def select_partition(part: Partition, ctx: Context) -> SelectPartial:
         by_class.merge(labels.astype(np.int64), np.arange(start, start + len(labels)), -self_conf)
     pairs = lambda b: {cell: (b.rows[cell], b.keys[cell]) for cell in b.rows}  # noqa: E731
     return SelectPartial(pairs(noise), pairs(by_class), None)
+
+
+def _merge_cells(a: dict, b: dict, wanted: np.ndarray) -> dict:
+    merged = dict(a)
+    for cell, pair in b.items():
+        merged[cell] = merge_top(merged[cell], pair, int(wanted[cell])) if cell in merged else pair
+    return merged
+
+
+def merge_selections(a: SelectPartial, b: SelectPartial, ctx: Context) -> SelectPartial:
+    """The selection of two partials' rows together: associative and order-independent (a tree of merges on
+    the workers gives the same buffers as a fold on the driver)."""
+    if ctx.filter_by in RANKING:
+        return SelectPartial({}, {}, merge_top(a.ranking, b.ranking, ctx.ranking_count, largest=False))
+    return SelectPartial(
+        _merge_cells(a.noise, b.noise, ctx.plan.noise_wanted),
+        _merge_cells(a.by_class, b.by_class, ctx.plan.class_wanted),
+        None,
+    )

@@ -25,6 +25,26 @@ FILTERS = (
 )
 
 
+class ShuffledTreeExecutor(LocalExecutor):
+    """Partials in a random order, reduced as a random tree: what a cluster may do (the merges must not care)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def imap(self, fn, items, *args):
+        items = list(items)
+        for i in self.rng.permutation(len(items)):
+            yield fn(items[i], *args)
+
+    def reduce(self, fn, items, combine, *args):
+        pool = list(self.imap(fn, items, *args))
+        while len(pool) > 1:
+            first = pool.pop(int(self.rng.integers(len(pool))))
+            second = pool.pop(int(self.rng.integers(len(pool))))
+            pool.append(combine(first, second, *args))
+        return pool[0] if pool else None
+
+
 def run(folder, work, k, filter_by, *, partition_rows=1, executor=None, **options):
     spec = ScoreSpec(columns(k), str(work / "work"), str(work / "out"), filter_by=filter_by, **options)
     with warnings.catch_warnings():
@@ -88,11 +108,14 @@ def test_pruning_options(tmp_path, frac_noise, min_examples):
     tied=st.booleans(),
 )
 def test_random_partitionings(tmp_path_factory, seed, n, k, cuts, group_rows, partition_rows, filter_by, tied):
-    """Uneven files, row groups and partitions, empty files included: the same flags, scores and suggestions."""
+    """Uneven files, row groups and partitions, empty files included, partials arriving in any order and merged
+    as any tree: the same flags, scores and suggestions."""
     labels, probs = tied_data(n, k, steps=4, seed=seed) if tied else noisy_data(n, k, seed=seed, noise=0.3)
     tmp = tmp_path_factory.mktemp("p")
     folder = write_dataset(tmp / "in", labels, probs, sorted(int(c * n) for c in cuts), group_rows=group_rows)
-    assert_equal(run(folder, tmp, k, filter_by, partition_rows=partition_rows), labels, probs, filter_by)
+    executor = ShuffledTreeExecutor(seed)
+    result = run(folder, tmp, k, filter_by, partition_rows=partition_rows, executor=executor)
+    assert_equal(result, labels, probs, filter_by)
 
 
 def test_thresholds_keep_numpy_pairwise_bits(tmp_path):
