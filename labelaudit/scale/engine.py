@@ -6,7 +6,7 @@ holds every partition's partial either. The executor is anything with ``imap(fn,
 results in any order, and ``reduce(fn, items, combine, *args)`` folding the results with an associative,
 order-independent ``combine(a, b, *args)``: :class:`LocalExecutor` (a loop, for tests and notebooks) or
 :class:`labelaudit.scale.dask_engine.DaskExecutor`, which combines on the workers as a tree. The selection pass
-reduces that way: its partials are O(issues) each, and folding 50 of them one by one on the driver took most of
+reduces that way: its partials are O(issues) each, and folding 50 of them one by one on the driver took half of
 a 1e8-row run (``benchmarks/README.md``).
 """
 
