@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import shutil
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -36,26 +38,36 @@ from labelaudit.scale.partitions import Columns, generate_rows, read_partition
 
 
 class Progress:
-    """Wraps an executor: prints each pass's partitions done every `every` seconds."""
+    """Wraps an executor: prints each pass's partitions done every `every` seconds, and the driver's time
+    between passes (merging, planning, submitting) where it is over a second."""
 
     def __init__(self, executor, every: float = 10.0) -> None:
         self.executor, self.every = executor, every
+        self.pass_ended: float | None = None
+
+    def _pass_starts(self) -> float:
+        now = time.monotonic()
+        if self.pass_ended is not None and now - self.pass_ended >= 1:
+            print(f"  driver between passes: {now - self.pass_ended:.0f} s", flush=True)
+        return now
 
     def reduce(self, fn, items, combine, *args):
-        started = time.monotonic()
+        started = self._pass_starts()
         merged = self.executor.reduce(fn, items, combine, *args)
-        print(f"  {fn.__name__} + {combine.__name__}: {time.monotonic() - started:.0f} s", flush=True)
+        self.pass_ended = time.monotonic()
+        print(f"  {fn.__name__} + {combine.__name__}: {self.pass_ended - started:.0f} s", flush=True)
         return merged
 
     def imap(self, fn, items, *args):
         items = list(items)
-        started = last = time.monotonic()
+        started = last = self._pass_starts()
         for done, result in enumerate(self.executor.imap(fn, items, *args), 1):
             now = time.monotonic()
             if now - last >= self.every or done == len(items):
                 print(f"  {fn.__name__}: {done}/{len(items)} tasks, {now - started:.0f} s", flush=True)
                 last = now
             yield result
+        self.pass_ended = time.monotonic()
 
 
 def _floor_task(part, cols):
@@ -85,11 +97,16 @@ def run_once(parts, cols, workers: int, out: str, filter_by: str, *, keep: bool)
         floor = time.perf_counter() - started
         spec = ScoreSpec(cols, f"{out}/work", f"{out}/w{workers}", filter_by=filter_by, collect_issues=False)
         started = time.perf_counter()
-        result = score_partitions(parts, spec, Progress(executor))
+        progress = Progress(executor)
+        result = score_partitions(parts, spec, progress)
         wall = time.perf_counter() - started
+        print(f"  driver after the last pass (commit): {time.monotonic() - progress.pass_ended:.0f} s", flush=True)
         workers_rss = sorted(executor.client.run(_peak_rss_mib).values())
+    driver_rss = _peak_rss_mib()
     rows = sum(p.num_rows for p in parts)
-    digest = results_digest(result.rows_url)
+    # in a process of its own: DuckDB's buffers would count in the driver's peak RSS of the next run
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        digest = pool.submit(results_digest, result.rows_url).result()
     if not keep:
         shutil.rmtree(f"{out}/w{workers}", ignore_errors=True)  # 30 bytes a row: 30 GB at 1e9
     return {
@@ -102,7 +119,7 @@ def run_once(parts, cols, workers: int, out: str, filter_by: str, *, keep: bool)
         "x_floor": round(wall / floor, 2),
         "issues": result.summary.num_issues,
         "worker_peak_rss_mib": [round(r) for r in workers_rss],
-        "driver_peak_rss_mib": round(_peak_rss_mib()),
+        "driver_peak_rss_mib": round(driver_rss),
         "digest": digest,
     }
 

@@ -50,6 +50,23 @@ def test_dask_equals_the_local_loop(tmp_path, executor, filter_by):
     assert distributed.issues.equals(local.issues)
 
 
+@pytest.mark.parametrize("items", [1, 2, 7, 16, 33])
+def test_reduce_is_a_balanced_tree_on_the_workers(executor, items):
+    """Every item is combined exactly once, and the tree is as shallow as a binary tree can be, whatever order
+    the map tasks finish in (pairing whatever finished next degenerates into a fold: depth ~ items)."""
+
+    def leaf(item):
+        time.sleep(0.01 * ((item * 7919) % 5))  # map tasks finish out of order
+        return item, 1, 0  # sum, leaves, depth
+
+    def combine(a, b):
+        return a[0] + b[0], a[1] + b[1], max(a[2], b[2]) + 1
+
+    total, leaves, depth = executor.reduce(leaf, range(items), combine)
+    assert (total, leaves) == (sum(range(items)), items)
+    assert depth == int(np.ceil(np.log2(items)))
+
+
 def test_bad_partition_is_named(tmp_path, executor):
     labels, probs = noisy_data(900, 3, seed=5)
     probs = probs.copy()
