@@ -311,10 +311,7 @@ class _TopBuffers:
 
     def selected(self) -> np.ndarray:
         """Every buffered row once, increasing (a row can be chosen by several cells)."""
-        if not self.rows:
-            return np.empty(0, dtype=np.int64)
-        rows = np.sort(np.concatenate(list(self.rows.values())))
-        return rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+        return kernels.sorted_unique_rows(list(self.rows.values()))
 
 
 @dataclass(frozen=True)

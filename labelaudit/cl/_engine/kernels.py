@@ -174,6 +174,20 @@ def keep_given_label(labels: np.ndarray, pred_probs: np.ndarray, rows: np.ndarra
     return block.argmax(axis=1) == given
 
 
+def sorted_unique_rows(parts: list[np.ndarray]) -> np.ndarray:
+    """The row numbers of `parts` together, increasing, each once (a row can be chosen by several cells).
+
+    Not ``np.unique``: numpy 2's unique hashes, about 1 us a row (16 s of driver time at 1e8 rows with 12M
+    flagged); a sort and a neighbour test take about 1/15 of it, and copy nothing more when no row repeats.
+    """
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    rows = np.concatenate(parts)
+    rows.sort()
+    repeated = rows[1:] == rows[:-1]
+    return np.delete(rows, np.flatnonzero(repeated) + 1) if repeated.any() else rows
+
+
 def largest(values: np.ndarray, count: int) -> np.ndarray:
     """Positions (increasing) of the `count` largest `values`; ties at the cut-off go to the lowest positions.
 
