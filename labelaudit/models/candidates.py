@@ -24,10 +24,25 @@ from labelaudit.inputs.definition import DatasetDefinition, Role
 if TYPE_CHECKING:
     from labelaudit.models.selection import Screening
 
-__all__ = ["ALL_CANDIDATES", "CandidateFolds", "candidate_names", "fit_candidates", "make_classifier"]
+__all__ = [
+    "ALL_CANDIDATES",
+    "MEAN",
+    "MEAN_WITHIN",
+    "CandidateFolds",
+    "candidate_names",
+    "fit_candidates",
+    "make_classifier",
+]
 
 #: Every family ``auto`` may try, in the order they are reported.
 ALL_CANDIDATES = ("logistic_regression", "hist_gradient_boosting", "random_forest")
+#: The name under which ``auto`` compares, records and uses the mean of its best candidates' probabilities
+#: (:func:`labelaudit.models.selection.mean_members`); here, beside the families, so the report can name it
+#: without importing the selection's scikit-learn.
+MEAN = "candidates_mean"
+#: The mean averages the candidates whose out-of-fold accuracy is within this of the best one's (measured:
+#: 0.02 found more errors than 0.05, 0.10 or all candidates, ``benchmarks/README.md``).
+MEAN_WITHIN = 0.02
 
 
 def _logistic_regression(params: dict[str, Any], seed: int) -> object:

@@ -1,9 +1,15 @@
-"""Choosing the classifier of ``"classifier": "auto"`` by measurement: the best out-of-fold accuracy.
+"""Choosing the probabilities of ``"classifier": "auto"`` by measurement: the best out-of-fold accuracy.
+
+The choice is among the candidates fitted and the mean of the best ones' probabilities (:data:`MEAN`, no fit
+of its own; :func:`mean_members`): averaging models of different families that are about as accurate often
+finds more errors than either, so the mean is compared like a candidate and used where it is more accurate.
 
 Why accuracy (log-loss breaking ties), not log-loss: against noisy labels log-loss rewards the model that hedges
 on every row, since a good model's confident "mistakes" on mislabelled rows cost it most; measured with
 ``benchmarks/bench_detection.py`` (every criterion in :data:`CRITERIA` on the same candidates), accuracy came
-closest to the best fixed classifier (``docs/models.md``). Every candidate is scored on the same rows.
+closest to the best fixed classifier (``docs/models.md``), closer than judging the candidates by how well they
+find labels flipped on purpose (measured there too, at two to four times the fitting). Every candidate is
+scored on the same rows.
 
 The time budget scales with the batch:
 
@@ -13,9 +19,6 @@ The time budget scales with the batch:
   ``model.screen_rows`` rows (default 5,000) and keeps the best and any within :data:`KEEP_WITHIN` of its
   log-loss, at most :data:`KEEP_AT_MOST`; only those are fitted on the full folds. The cost is then at most
   two full models plus a constant (the screening), whatever the batch size.
-
-Averaging the best candidates' probabilities was measured (``benchmarks/bench_detection.py``) and is not done:
-see ``docs/models.md``.
 """
 
 from __future__ import annotations
@@ -30,20 +33,25 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
 from labelaudit.inputs.definition import DatasetDefinition
-from labelaudit.models.candidates import ALL_CANDIDATES, candidate_names
+from labelaudit.models.candidates import ALL_CANDIDATES, MEAN, MEAN_WITHIN, candidate_names
 from labelaudit.models.pipelines import fit_predict
 
 if TYPE_CHECKING:  # annotations only: crossval calls screen and resolve, so selection never imports it
+    from labelaudit.models.candidates import CandidateFolds
     from labelaudit.models.crossval import FoldResult
 
 __all__ = [
     "CRITERIA",
     "CRITERION",
+    "MEAN",
+    "MEAN_WITHIN",
     "CandidateScore",
     "ModelSelection",
     "Screening",
     "candidate_figures",
     "choose",
+    "fold_figures",
+    "mean_members",
     "resolve",
     "screen",
 ]
@@ -77,6 +85,7 @@ class CandidateScore:
     screen_log_loss: float | None
     chosen: bool
     brier: float | None = None
+    in_mean: bool | None = None  # averaged into the mean (:data:`MEAN`); None on the mean's own row
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,8 @@ class ModelSelection:
     screened_rows: int | None
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per candidate: name, log_loss, accuracy, seconds, screen_log_loss, chosen, brier, screened_rows."""
+        """One row per candidate and the mean: name, log_loss, accuracy, seconds, screen_log_loss, chosen, brier,
+        in_mean, screened_rows."""
         frame = pd.DataFrame([vars(c) for c in self.candidates])
         frame["screened_rows"] = pd.array([self.screened_rows] * len(frame), dtype="Int64")
         return frame
@@ -190,40 +200,82 @@ def choose(figures: dict[str, dict[str, float]], criterion: str = CRITERION) -> 
 
 
 def resolve(results: list[FoldResult], criterion: str = CRITERION) -> tuple[list[FoldResult], ModelSelection | None]:
-    """The fold results with the chosen candidate's probabilities, and the record of the choice.
+    """The fold results with the chosen probabilities, and the record of the choice.
 
-    Results of a fixed classifier are returned unchanged, with None. The chosen candidate is the best by
-    ``criterion`` (:data:`CRITERION`: accuracy, log-loss breaking ties, by default) over all out-of-fold
-    rows; ties go to the
-    earlier of :data:`ALL_CANDIDATES` (the simpler model).
+    Results of a fixed classifier are returned unchanged, with None. The choice is the best by ``criterion``
+    (:data:`CRITERION`: accuracy, log-loss breaking ties, by default) over all out-of-fold rows, among the
+    candidates and the mean of the best ones (:data:`MEAN`, :func:`mean_members`); ties go to the earlier of
+    :data:`ALL_CANDIDATES` (the simpler model), the mean last.
     """
     if not results or all(r.candidates is None for r in results):
         return results, None
+    figures, members = fold_figures(results)
+    chosen = choose(figures, criterion)
+    seconds = {n: float(sum(r.candidates.seconds[n] for r in results)) for n in figures if n != MEAN}
+    if members:
+        seconds[MEAN] = sum(seconds[n] for n in members)  # the mean costs the fits it averages
+    resolved = [replace(r, probs=_probs_of(r.candidates, chosen, members)) for r in results]
+    return resolved, _record(chosen, figures, seconds, results[0].candidates.screening, members)
+
+
+def fold_figures(results: list[FoldResult]) -> tuple[dict[str, dict[str, float]], tuple[str, ...]]:
+    """The figures (:func:`candidate_figures`) of every candidate of ``auto`` folds over the out-of-fold rows,
+    and of the mean of the best ones (:data:`MEAN`, last) when :func:`mean_members` finds two or more; and
+    those members (empty: no mean)."""
     if any(r.candidates is None for r in results):
         raise ValueError("some folds were fitted with 'auto' and some with a fixed classifier: refit all folds")
-    names = [n for n in ALL_CANDIDATES if n in results[0].candidates.probs]
-    if any(list(r.candidates.probs) != list(results[0].candidates.probs) for r in results):
+    first = results[0].candidates
+    if any(list(r.candidates.probs) != list(first.probs) for r in results):
         raise ValueError("the folds fitted different candidates: refit all folds")
+    names = [n for n in ALL_CANDIDATES if n in first.probs]
     labels = np.concatenate([r.candidates.labels for r in results])
     probs = {n: np.concatenate([r.candidates.probs[n] for r in results]) for n in names}
     figures = candidate_figures(labels, probs)
-    chosen = choose(figures, criterion)
-    seconds = {n: float(sum(r.candidates.seconds[n] for r in results)) for n in names}
-    resolved = [replace(r, probs=r.candidates.probs[chosen]) for r in results]
-    return resolved, _record(chosen, figures, seconds, results[0].candidates.screening)
+    members = mean_members(figures)
+    if not members:
+        return figures, ()
+    probs[MEAN] = np.mean([probs[n] for n in members], axis=0)
+    return candidate_figures(labels, probs), members
+
+
+def mean_members(figures: dict[str, dict[str, float]]) -> tuple[str, ...]:
+    """The candidates the mean averages: those within :data:`MEAN_WITHIN` of the best out-of-fold accuracy;
+    empty unless there are two (a mean of one model is that model). A clearly worse model is left out: its
+    probabilities would only dilute the others'."""
+    best = max(f["accuracy"] for f in figures.values())
+    members = tuple(n for n, f in figures.items() if f["accuracy"] >= best - MEAN_WITHIN)
+    return members if len(members) > 1 else ()
+
+
+def _probs_of(candidates: CandidateFolds, name: str, members: tuple[str, ...]) -> np.ndarray:
+    """A fold's held-out probabilities (n_test, K) of candidate ``name``, or of the mean of ``members``."""
+    if name == MEAN:
+        return np.mean([candidates.probs[n] for n in members], axis=0)
+    return candidates.probs[name]
 
 
 def _record(
-    chosen: str, figures: dict[str, dict[str, float]], seconds: dict[str, float], screening: Screening | None
+    chosen: str,
+    figures: dict[str, dict[str, float]],
+    seconds: dict[str, float],
+    screening: Screening | None,
+    members: tuple[str, ...],
 ) -> ModelSelection:
     screened = screening.log_loss if screening is not None else {}
-    names = [n for n in ALL_CANDIDATES if n in figures or n in screened]
+    names = [n for n in (*ALL_CANDIDATES, MEAN) if n in figures or n in screened]
     scores = []
     for n in names:
         f = figures.get(n, {})
         scores.append(
             CandidateScore(
-                n, f.get("log_loss"), f.get("accuracy"), seconds.get(n), screened.get(n), n == chosen, f.get("brier")
+                n,
+                f.get("log_loss"),
+                f.get("accuracy"),
+                seconds.get(n),
+                screened.get(n),
+                n == chosen,
+                f.get("brier"),
+                None if n == MEAN else n in members,
             )
         )
     return ModelSelection(chosen, tuple(scores), screening.rows if screening is not None else None)

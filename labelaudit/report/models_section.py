@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from labelaudit.models.candidates import MEAN, MEAN_WITHIN
 from labelaudit.store import queries
 
 #: Rows listed for each disagreement (confident learning only, neighbours only); the rest are counted.
@@ -32,6 +33,7 @@ MODEL_NAMES = {
     "logistic_regression": "Logistic regression",
     "hist_gradient_boosting": "Histogram gradient boosting",
     "random_forest": "Random forest",
+    MEAN: "Mean of the candidates",
 }
 
 #: Each selection criterion of ``labelaudit.models.selection.CRITERIA`` in words.
@@ -62,6 +64,11 @@ class CandidateRow:
     seconds: float | None
     screen_log_loss: float | None
     chosen: bool
+    in_mean: bool | None = None
+
+    @property
+    def is_mean(self) -> bool:
+        return self.name == MEAN
 
     @property
     def title(self) -> str:
@@ -104,7 +111,28 @@ class ModelsSection:
         return next((c for c in self.candidates if c.chosen), None)
 
     @property
+    def has_mean(self) -> bool:
+        """Whether the mean of the best candidates' probabilities was compared (two or more were close)."""
+        return any(c.is_mean for c in self.candidates)
+
+    @property
+    def mean_within(self) -> float:
+        return MEAN_WITHIN
+
+    @property
+    def fitted_count(self) -> int:
+        return sum(not c.is_mean for c in self.candidates)
+
+    @property
+    def mean_title(self) -> str:
+        """``Mean of random forest and histogram gradient boosting``: the candidates the mean averages."""
+        names = [c.title.lower() for c in self.candidates if c.in_mean]
+        return "Mean of " + (" and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1])
+
+    @property
     def model_title(self) -> str | None:
+        if self.chosen is not None and self.chosen.is_mean:
+            return self.mean_title
         name = self.chosen.name if self.chosen else self.model
         return MODEL_NAMES.get(name, name) if name else None
 
@@ -147,6 +175,7 @@ def load_models_section(con: duckdb.DuckDBPyConnection, run_id: str) -> ModelsSe
             c["seconds"],
             c["screen_log_loss"],
             bool(c["chosen"]),
+            c["in_mean"],
         )
         for c in found
     ]

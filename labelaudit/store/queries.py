@@ -388,7 +388,8 @@ def class_imbalance(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[st
 def model_candidates(source: AuditStore | duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
     """What ``"classifier": "auto"`` compared for a run (``model_candidates``), in the order they are reported
     (chosen first, then by the criterion's figure); empty for a fixed classifier or precomputed probabilities."""
-    sql = """SELECT name, log_loss, accuracy, brier, seconds, screen_log_loss, screened_rows, chosen, criterion
+    sql = """SELECT name, log_loss, accuracy, brier, seconds, screen_log_loss, screened_rows, chosen, criterion,
+                    in_mean
              FROM model_candidates WHERE run_id = ?
              ORDER BY chosen DESC, accuracy DESC NULLS LAST, log_loss, screen_log_loss NULLS LAST, name"""
     return _records(source, sql, [run_id])

@@ -348,6 +348,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE model_candidates (
         run_id VARCHAR NOT NULL,
         name VARCHAR NOT NULL,            -- logistic_regression | hist_gradient_boosting | random_forest
+                                          -- | candidates_mean (from migration 9)
         log_loss DOUBLE,                  -- out-of-fold, against the given labels; NULL when screened out
         accuracy DOUBLE,
         brier DOUBLE,                     -- mean over rows of sum_k (p_k - [k = given])^2
@@ -393,6 +394,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE run_metrics ADD COLUMN engine VARCHAR;     -- local | dask; NULL for runs before this column
     ALTER TABLE run_metrics ADD COLUMN workers INTEGER;    -- Dask workers when the run was scored
     ALTER TABLE run_metrics ADD COLUMN rows_url VARCHAR;   -- <results>/rows: per-row Parquet files and _SUCCESS
+    """,
+    # 9: issue 15, auto also compares the mean of its best candidates' probabilities (a row named
+    # candidates_mean; labelaudit.models.selection.MEAN): which candidates it averages.
+    """
+    ALTER TABLE model_candidates ADD COLUMN in_mean BOOLEAN;  -- averaged into candidates_mean; NULL on its row
     """,
 ]
 

@@ -14,6 +14,7 @@ from labelaudit.tasks.fit import fold_cache_key
 from labelaudit.inputs.definition import DatasetDefinition
 from labelaudit.models.crossval import plan_folds
 from labelaudit.models.neighbour_score import combine_flags
+from labelaudit.models.selection import MEAN
 from tests.conftest import Project
 from tests.flow.helpers import audit_json, query
 
@@ -33,7 +34,10 @@ def test_auto_audit_stores_candidates_choice_and_neighbour_score(project: Projec
     assert code in (0, 1), stderr
     run = summary["run_id"]
     candidates = query(project.database, "SELECT * FROM model_candidates WHERE run_id = ?", [run])
-    assert sorted(candidates["name"]) == ["hist_gradient_boosting", "logistic_regression", "random_forest"]
+    fitted = candidates[candidates["name"] != MEAN]
+    assert sorted(fitted["name"]) == ["hist_gradient_boosting", "logistic_regression", "random_forest"]
+    # the mean of the best candidates is compared (a row of its own) exactly when two or more are close
+    assert (MEAN in set(candidates["name"])) == (fitted["in_mean"].sum() >= 2)
     assert candidates["chosen"].sum() == 1
     chosen = candidates.loc[candidates["chosen"], "name"].item()
     assert candidates.loc[candidates["chosen"], "accuracy"].item() == candidates["accuracy"].max()  # the criterion
@@ -84,7 +88,8 @@ def test_embedding_file_role_end_to_end(project: Project) -> None:
     code, summary, stderr = audit_json(project, project.data / "penguins" / "penguins_batch.csv")
     assert code in (0, 1), stderr
     run = summary["run_id"]
-    assert query(project.database, "SELECT count(*) n FROM model_candidates WHERE run_id = ?", [run])["n"].item() == 3
+    candidates = query(project.database, "SELECT name, in_mean FROM model_candidates WHERE run_id = ?", [run])
+    assert len(candidates) == 3 + (candidates["in_mean"].sum() >= 2)
     assert summary["oof_accuracy"] > 0.9 if "oof_accuracy" in summary else True
     # the stored rows are the batch as read: the vectors are joined for fitting only
     record = json.loads(query(project.database, "SELECT record FROM ingested_rows LIMIT 1")["record"].item())

@@ -8,7 +8,7 @@ import pytest
 
 from labelaudit.inputs.definition import DatasetDefinition, Feature
 from labelaudit.models.crossval import assemble, fit_fold, fold_metrics, plan_folds
-from labelaudit.models.selection import resolve, screen
+from labelaudit.models.selection import MEAN, MEAN_WITHIN, mean_members, resolve, screen
 
 
 def _definition(columns: list[str], **model) -> DatasetDefinition:
@@ -41,12 +41,36 @@ def _sparse_linear(n: int, d: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]
 def test_xor_boundary_picks_a_tree_model() -> None:
     frame, labels = _xor(300, seed=1)
     results = _fit_all(frame, labels, _definition(["a", "b"], classifier="auto"))
-    _, selection = resolve(results)
+    resolved, selection = resolve(results)
     scores = {c.name: c for c in selection.candidates}
-    assert selection.chosen in ("hist_gradient_boosting", "random_forest")
-    # the linear model cannot do better than chance on XOR: the choice is not a close call
+    trees = {"hist_gradient_boosting", "random_forest"}
+    # the linear model cannot do better than chance on XOR: the choice is not a close call, and it is left out
+    # of the mean, which averages only candidates within MEAN_WITHIN of the best accuracy
     assert scores["logistic_regression"].accuracy < 0.65 < scores[selection.chosen].accuracy
-    assert scores[selection.chosen].log_loss == min(c.log_loss for c in selection.candidates)
+    assert scores["logistic_regression"].in_mean is False
+    members = {name for name, c in scores.items() if c.in_mean}
+    assert selection.chosen in trees or (selection.chosen == MEAN and members == trees)
+    assert scores[selection.chosen].accuracy == max(c.accuracy for c in selection.candidates)
+    if selection.chosen == MEAN:  # the folds carry the mean of the members' probabilities, which cost their fits
+        for before, after in zip(results, resolved, strict=True):
+            expected = np.mean([before.candidates.probs[n] for n in sorted(trees)], axis=0)
+            np.testing.assert_allclose(after.probs, expected)
+        assert scores[MEAN].seconds == pytest.approx(sum(scores[n].seconds for n in trees))
+        assert scores[MEAN].in_mean is None
+
+
+def test_mean_averages_only_the_candidates_close_to_the_best() -> None:
+    def figures(**accuracy: float) -> dict[str, dict[str, float]]:
+        return {name: {"accuracy": a, "log_loss": 0.5} for name, a in accuracy.items()}
+
+    assert mean_members(figures(logistic_regression=0.90, hist_gradient_boosting=0.89, random_forest=0.85)) == (
+        "logistic_regression",
+        "hist_gradient_boosting",
+    )
+    assert mean_members(figures(logistic_regression=0.90, hist_gradient_boosting=0.70, random_forest=0.85)) == ()
+    close = figures(logistic_regression=0.90, hist_gradient_boosting=0.90 - MEAN_WITHIN, random_forest=0.895)
+    assert len(mean_members(close)) == 3
+    assert mean_members(figures(random_forest=0.9)) == ()  # one candidate: a mean of one model is that model
 
 
 def test_sparse_linear_high_dimensional_picks_logistic_regression() -> None:
@@ -55,8 +79,9 @@ def test_sparse_linear_high_dimensional_picks_logistic_regression() -> None:
     _, selection = resolve(results)
     assert selection.chosen == "logistic_regression"
     table = selection.to_frame()
+    # no other candidate comes within MEAN_WITHIN of logistic regression's accuracy: no mean is compared
     assert list(table["name"]) == ["logistic_regression", "hist_gradient_boosting", "random_forest"]
-    assert table["chosen"].tolist() == [True, False, False]
+    assert table["chosen"].tolist() == [True, False, False] and not table["in_mean"].any()
     assert (table["seconds"] > 0).all() and table["screened_rows"].isna().all()
     # assemble and fold_metrics use the chosen candidate's probabilities
     probs, _ = assemble(results, len(labels), 2)
@@ -91,7 +116,7 @@ def test_large_batch_is_screened_on_a_subsample_and_the_record_says_so() -> None
     results = _fit_all(frame, labels, definition)
     assert all(list(r.candidates.probs) == list(screening.kept) for r in results)
     _, selection = resolve(results)
-    assert selection.screened_rows == 120 and selection.chosen in screening.kept
+    assert selection.screened_rows == 120 and selection.chosen in (*screening.kept, MEAN)
     lr = next(c for c in selection.candidates if c.name == "logistic_regression")
     assert lr.log_loss is None and lr.seconds is None
     assert lr.screen_log_loss == pytest.approx(screening.log_loss["logistic_regression"])

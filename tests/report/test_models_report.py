@@ -18,7 +18,7 @@ import pytest
 from labelaudit.report import publish_run
 from labelaudit.report.artifacts import model_line, render_summary
 from labelaudit.report.model import load_run
-from labelaudit.report.models_section import MAX_OPINION_ROWS
+from labelaudit.report.models_section import MAX_OPINION_ROWS, MODEL_NAMES
 from labelaudit.report.summary import run_summary
 from labelaudit.report.views import KNN_COLUMN
 from labelaudit.store import AuditStore
@@ -79,6 +79,10 @@ def test_section_equals_the_tables(runs, which):
         assert c.accuracy == pytest.approx(table.loc[c.name, "accuracy"])
         assert c.seconds == pytest.approx(table.loc[c.name, "seconds"])
         assert c.chosen == table.loc[c.name, "chosen"]
+        assert c.in_mean == (None if c.is_mean else bool(table.loc[c.name, "in_mean"]))
+    if section.has_mean:  # named by what it averages
+        members = [c.title.lower() for c in section.candidates if c.in_mean]
+        assert len(members) >= 2 and all(m in section.mean_title for m in members)
     assert section.candidates[0].chosen and sum(c.chosen for c in section.candidates) == 1  # chosen first
     assert section.criterion == table["criterion"].iloc[0] and section.criterion_text
     metrics = _split(runs.store, run_id)
@@ -160,6 +164,9 @@ def test_section_shows_the_tables_numbers(visit, pages, runs, screenshots, viewp
         assert line.locator("[data-log-loss]").inner_text() == f"{row['log_loss']:,.4f}"
         assert line.locator("[data-accuracy]").inner_text() == f"{row['accuracy'] * 100:.2f}%"
         assert (line.get_attribute("class") == "chosen") == row["chosen"]
+        section = load_run(runs.store, runs.both).models
+        title = section.mean_title if name == "candidates_mean" else MODEL_NAMES[name]
+        assert line.locator("th").inner_text() == title
         assert ("✓ used" in line.inner_text()) == row["chosen"]
     chosen = page.locator("table.model-candidates tr.chosen")
     assert chosen.count() == 1 and chosen.get_attribute("data-candidate") == table.index[table["chosen"]].item()
