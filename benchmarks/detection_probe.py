@@ -1,8 +1,8 @@
 """Measured, not used: judging ``auto``'s candidates by the errors they find among labels flipped on purpose.
 
 ``bench_detection.py --probe`` measures this criterion beside the one ``auto`` uses. It was wired into the fit
-stage once and taken out again: over 210 runs it found fewer errors than choosing by accuracy (mean F1 0.003
-lower, worse in 38 runs and better in 22) at two to four times the fitting (``benchmarks/README.md``).
+stage once and taken out again: over 210 runs it found fewer errors than choosing by accuracy (mean F1 0.005
+lower, fewer errors in 33 runs and more in 21) at two to four times the fitting (``benchmarks/README.md``).
 
 Why it was tried: the question ``auto`` answers is "whose probabilities make confident learning find the label
 errors", and no figure measured against the given labels answers it. A probe adds errors whose rows are known:
