@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/bench_detection.py --quick            # 10 % noise only, four small sets, one seed
     python benchmarks/bench_detection.py --seeds 3          # every set, 5/10/20 % uniform and class-conditional
+    python benchmarks/bench_detection.py --sets iris,wine --seeds 5 --csv a.csv   # a slice; --from-csv joins them
+    python benchmarks/bench_detection.py --probe ...        # also choosing by labels flipped on purpose
 
 For each data set with features (scikit-learn's iris, wine, breast cancer and digits; the bundled penguins
 sample; two generated sets, one linear and one with a non-linear boundary) and each injected noise (rate x
@@ -12,13 +14,17 @@ the same factories as the fixed classifiers, so each candidate's probabilities *
 ``tests/models/test_selection.py`` checks it) and scores with confident learning (default
 ``prune_by_noise_rate``; ranking by self-confidence):
 
-- each fixed classifier, ``auto``, and the mean of auto's two best candidates (measured, not used by auto);
+- each fixed classifier, ``auto`` (which may use the mean of its close candidates), ``auto`` under every
+  criterion of ``selection.CRITERIA`` and by accuracy without the mean, and, measured only, the mean of the two
+  best candidates by Brier, the mean of all three, and with ``--probe`` the candidate that best finds labels
+  flipped on purpose (``detection_probe.py``);
 - the neighbour score alone (k = 10 in the standardised feature space, SimiFeat's vote) and the flag rules
   ``both`` and ``rank`` over auto's probabilities;
 - cleanlab 2.9's ``find_label_issues`` on auto's probabilities (the baseline: it should match ours).
 
 It prints precision and recall of the flags and the area under the precision-recall curve of the ranking
-(average precision), medians over seeds, then the issue's two goals. The published probabilities of
+(average precision), medians over seeds, then the issue's two goals and, run by run, each way of choosing
+against accuracy without the mean (F1 of the flags). The published probabilities of
 ``../shared/benchmarks/label-errors/`` (no features, real human-verified errors) get confident learning, cleanlab
 and the neighbour score in probability space, scored as that folder's README says.
 """
