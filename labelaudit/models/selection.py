@@ -230,11 +230,10 @@ def fold_figures(results: list[FoldResult]) -> tuple[dict[str, dict[str, float]]
     names = [n for n in ALL_CANDIDATES if n in first.probs]
     labels = np.concatenate([r.candidates.labels for r in results])
     probs = {n: np.concatenate([r.candidates.probs[n] for r in results]) for n in names}
-    figures = candidate_figures(labels, probs)
-    members = mean_members(figures)
-    if not members:
-        return figures, ()
-    probs[MEAN] = np.mean([probs[n] for n in members], axis=0)
+    # the members need only the accuracies (as _figures computes them), so every figure is computed once
+    members = mean_members({n: {"accuracy": float((p.argmax(axis=1) == labels).mean())} for n, p in probs.items()})
+    if members:
+        probs[MEAN] = np.mean([probs[n] for n in members], axis=0)
     return candidate_figures(labels, probs), members
 
 
