@@ -17,7 +17,7 @@ the same factories as the fixed classifiers, so each candidate's probabilities *
 - each fixed classifier, ``auto`` (which may use the mean of its close candidates), ``auto`` under every
   criterion of ``selection.CRITERIA`` and by accuracy without the mean, and, measured only, the mean of the two
   best candidates by Brier, the mean of all three, and with ``--probe`` the candidate that best finds labels
-  flipped on purpose (``detection_probe.py``);
+  flipped on purpose, by its flags or its ranking (``detection_probe.py``);
 - the neighbour score alone (k = 10 in the standardised feature space, SimiFeat's vote) and the flag rules
   ``both`` and ``rank`` over auto's probabilities;
 - cleanlab 2.9's ``find_label_issues`` on auto's probabilities (the baseline: it should match ours).
@@ -41,7 +41,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # folds run one after another her
 
 import numpy as np
 import pandas as pd
-from detection_probe import candidate_probe_f1
+from detection_probe import candidate_probe_scores
 from sklearn.metrics import average_precision_score
 from sklearn.neighbors import NearestNeighbors
 
@@ -158,10 +158,13 @@ def _fit_auto(frame, features, labels, k, *, probe: bool) -> tuple[dict[str, np.
     best2 = sorted(FIXED, key=lambda n: figures[n]["brier"])[:2]
     probs["mean_best2"] = (probs[best2[0]] + probs[best2[1]]) / 2
     probs["mean_all"] = sum(probs[name] for name in FIXED) / len(FIXED)
-    if probe:  # measured only: the candidate (or the mean of all three) that best finds labels flipped on purpose
-        found = candidate_probe_f1(frame, labels, k, plan, definition)
-        chosen["injected_errors"] = max(found, key=lambda n: (found[n], -list(found).index(n)))
-        probs["auto[injected_errors]"] = probs[chosen["injected_errors"]]
+    if probe:  # measured only: the candidate that best finds labels flipped on purpose, by its flags or ranking
+        found = candidate_probe_scores(frame, labels, k, plan, definition)
+        for criterion, key in (("injected_errors", "f1"), ("injected_errors_ranked", "ap")):
+            # ties as auto breaks them: accuracy, then log-loss, then the simpler model
+            best = min(found, key=lambda n: (-found[n][key], -figures[n]["accuracy"], figures[n]["log_loss"]))
+            chosen[criterion] = best
+            probs[f"auto[{criterion}]"] = probs[best]
     label = ",".join(f"{c}={CODES[n]}" for c, n in chosen.items())
     return probs, label
 

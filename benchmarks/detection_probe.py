@@ -8,10 +8,11 @@ Why it was tried: the question ``auto`` answers is "whose probabilities make con
 errors", and no figure measured against the given labels answers it. A probe adds errors whose rows are known:
 ``PROBE_RATE`` of the rows get another class, drawn uniformly. Each candidate is cross-validated on the probe
 labels (the same folds), confident learning flags rows, and the candidate is scored by the F1 of finding the
-flipped rows (:func:`probe_f1`, :func:`candidate_probe_f1`). The errors already in the batch are not positives,
-so the precision it measures is too low by the same factor for every candidate that finds them as well as the
-flipped ones. Small batches get more draws (:func:`probe_draws`), averaged: 15 flipped rows of iris's 150 are
-a noisy estimate, and that noise is what sank it on the small sets.
+flipped rows (:func:`probe_f1`) or by the average precision of its ranking (:func:`probe_ap`), both through
+:func:`candidate_probe_scores`. The errors already in the batch are not positives, so the precision it measures
+is too low by the same factor for every candidate that finds them as well as the flipped ones. Small batches
+get more draws (:func:`probe_draws`), averaged: 15 flipped rows of iris's 150 are a noisy estimate, and that
+noise is what sank it on the small sets.
 """
 
 from __future__ import annotations
@@ -76,22 +77,20 @@ def probe_ap(labels: np.ndarray, probe: np.ndarray, probs: np.ndarray) -> float:
     return float(average_precision_score(flipped, -get_label_quality_scores(probe, probs)))
 
 
-def candidate_probe_f1(
+def candidate_probe_scores(
     frame: pd.DataFrame, labels: np.ndarray, n_classes: int, plan: FoldPlan, definition: DatasetDefinition
-) -> dict[str, float]:
-    """Each candidate's :func:`probe_f1` (and ``"mean_all"``'s, the mean of their probabilities), averaged over
-    :func:`probe_draws` probes, each cross-validated on ``plan``'s folds."""
-    found: dict[str, list[float]] = {}
+) -> dict[str, dict[str, float]]:
+    """Each candidate's :func:`probe_f1` (``"f1"``: its flags) and :func:`probe_ap` (``"ap"``: its ranking),
+    averaged over :func:`probe_draws` probes, each cross-validated on ``plan``'s folds."""
+    found: dict[str, dict[str, list[float]]] = {}
     for draw in range(probe_draws(len(labels))):
         probe = probe_labels(labels, n_classes, seed=definition.seed, draw=draw)
         results = [fit_fold(frame, probe, n_classes, plan, f, definition) for f in range(plan.n_folds)]
-        probs = {}
         for name in results[0].candidates.probs:
             p = np.zeros((len(labels), n_classes))
             for r in results:
                 p[r.test_rows] = r.candidates.probs[name]
-            probs[name] = p
-        probs["mean_all"] = np.mean(list(probs.values()), axis=0)
-        for name, p in probs.items():
-            found.setdefault(name, []).append(probe_f1(labels, probe, p))
-    return {name: float(np.mean(values)) for name, values in found.items()}
+            scores = found.setdefault(name, {"f1": [], "ap": []})
+            scores["f1"].append(probe_f1(labels, probe, p))
+            scores["ap"].append(probe_ap(labels, probe, p))
+    return {name: {key: float(np.mean(v)) for key, v in scores.items()} for name, scores in found.items()}

@@ -41,7 +41,7 @@ ALL_CANDIDATES = ("logistic_regression", "hist_gradient_boosting", "random_fores
 #: without importing the selection's scikit-learn.
 MEAN = "candidates_mean"
 #: The mean averages the candidates whose out-of-fold accuracy is within this of the best one's (measured:
-#: 0.02 found more errors than 0.05, 0.10 or all candidates, ``benchmarks/README.md``).
+#: 0.02 found more errors than 0.05, 0.10 or always averaging all three, ``benchmarks/README.md``).
 MEAN_WITHIN = 0.02
 
 

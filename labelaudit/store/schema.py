@@ -396,7 +396,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE run_metrics ADD COLUMN rows_url VARCHAR;   -- <results>/rows: per-row Parquet files and _SUCCESS
     """,
     # 9: issue 15, auto also compares the mean of its best candidates' probabilities (a row named
-    # candidates_mean; labelaudit.models.selection.MEAN): which candidates it averages.
+    # candidates_mean; labelaudit.models.candidates.MEAN): which candidates it averages.
     """
     ALTER TABLE model_candidates ADD COLUMN in_mean BOOLEAN;  -- averaged into candidates_mean; NULL on its row
     """,
